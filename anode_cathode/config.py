@@ -1,0 +1,199 @@
+"""Configuration: one JSON schema with defaults (shared with Snakemake's ``validate``) plus the
+checks a schema cannot express (window ordering, ranges, method requirements)."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = [
+    "ConfigError",
+    "check_config",
+    "config_hash",
+    "injection_from_tag",
+    "injection_tag",
+    "load_config",
+    "schema_path",
+    "validate_config",
+]
+
+LABELLED_METHODS = ("supervised", "idealized")
+
+
+class ConfigError(ValueError):
+    """An invalid configuration; the message names the offending key and the fix."""
+
+
+def schema_path() -> Path:
+    """Path of ``config.schema.yaml`` (shipped in the package, symlinked from workflow/schemas)."""
+    return Path(__file__).with_name("config.schema.yaml")
+
+
+@cache
+def _schema() -> dict[str, Any]:
+    with open(schema_path()) as f:
+        return yaml.safe_load(f)
+
+
+def _validator():
+    from jsonschema import Draft202012Validator, validators
+
+    base = Draft202012Validator
+    validate_properties = base.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, sub in properties.items():
+                if "default" in sub and name not in instance:
+                    instance[name] = copy.deepcopy(sub["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return validators.extend(base, {"properties": set_defaults})(_schema())
+
+
+def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate against the schema and return a copy with every default filled in."""
+    from jsonschema import ValidationError
+
+    cfg = copy.deepcopy(dict(config))
+    try:
+        # validate twice: defaults inserted by the first pass are validated by the second
+        _validator().validate(cfg)
+        _validator().validate(cfg)
+    except ValidationError as err:
+        key = ".".join(str(p) for p in err.absolute_path) or "<top level>"
+        raise ConfigError(f"config key '{key}': {err.message}") from None
+    return cfg
+
+
+def _ordered_pair(cfg: Mapping[str, Any], key: str, pair: list[float] | None) -> None:
+    if pair is not None and not pair[0] < pair[1]:
+        raise ConfigError(f"config key '{key}': need low < high, got {pair}")
+
+
+def check_config(cfg: Mapping[str, Any], raw: Mapping[str, Any] | None = None) -> None:
+    """Checks across keys; ``cfg`` has defaults filled, ``raw`` is the user's config as given."""
+    from anode_cathode.data.regions import windows_from_config
+
+    raw = raw or {}
+    inj_raw = raw.get("injection", {}) or {}
+    if inj_raw.get("s_over_b") is not None and inj_raw.get("n_signal") is not None:
+        raise ConfigError(
+            "config keys 'injection.n_signal' and 'injection.s_over_b' are both set; keep one"
+        )
+    win = cfg["windows"]
+    _ordered_pair(cfg, "windows.sr", win["sr"])
+    _ordered_pair(cfg, "windows.sideband", win["sideband"])
+    scan = win["scan"]
+    if scan is not None:
+        if not scan["start"] < scan["stop"]:
+            raise ConfigError("config key 'windows.scan': need start < stop")
+        if scan["start"] + scan["width"] > scan["stop"] + 1e-9:
+            raise ConfigError("config key 'windows.scan.width': wider than start..stop")
+    windows = windows_from_config(cfg)
+    sb = win["sideband"]
+    if sb is not None:
+        for w in windows:
+            if w.sr_lo - win["cwola_width"] < sb[0] or w.sr_hi + win["cwola_width"] > sb[1]:
+                raise ConfigError(
+                    f"config key 'windows.sideband': window {w.name} with its CWoLa strips "
+                    f"({w.sr_lo - win['cwola_width']:.3g}-{w.sr_hi + win['cwola_width']:.3g} TeV) "
+                    f"lies outside the sideband range {sb}"
+                )
+    data = cfg["data"]
+    if data["source"] == "builtin":
+        rng = data["builtin"]["extra_mjj_range"]
+        _ordered_pair(cfg, "data.builtin.extra_mjj_range", rng)
+        if data["builtin"]["n_extra_background"] > 0:
+            outside = [
+                w.name for w in windows if w.sr_lo < rng[0] - 1e-9 or w.sr_hi > rng[1] + 1e-9
+            ]
+            if outside:
+                raise ConfigError(
+                    f"config key 'data.builtin.extra_mjj_range': {rng} does not cover the signal "
+                    f"regions of windows {outside}; widen it (the idealized detector and the test "
+                    "set need true background there)"
+                )
+    if data["source"] == "root":
+        root = data["root"]
+        if not root["files"]:
+            raise ConfigError("config key 'data.root.files': give at least one ROOT file or glob")
+        if (root["branches"] is None) == (root["jets"] is None):
+            raise ConfigError(
+                "config keys 'data.root.branches' / 'data.root.jets': set exactly one "
+                "(flat branch mapping or jagged jet collection)"
+            )
+        if root["label"] is None:
+            raise ConfigError(
+                "config key 'data.root.label': a label branch (1 signal, 0 background) is needed "
+                "for signal injection, the supervised/idealized baselines and SIC curves"
+            )
+    mlp = cfg["mlp"]
+    if mlp["n_best_epochs"] > mlp["epochs"]:
+        raise ConfigError(
+            f"config key 'mlp.n_best_epochs': {mlp['n_best_epochs']} exceeds mlp.epochs "
+            f"({mlp['epochs']})"
+        )
+
+
+def load_config(
+    source: str | os.PathLike | Mapping[str, Any] | None, *, check: bool = True
+) -> dict[str, Any]:
+    """Load a YAML/JSON file, an inline JSON string or a mapping; validate and check it.
+
+    ``check=False`` skips the cross-key checks, for the partial configs the workflow passes
+    to each step (the whole config was checked when the workflow started).
+    """
+    if source is None:
+        raw: Mapping[str, Any] = {}
+    elif isinstance(source, Mapping):
+        raw = source
+    elif isinstance(source, str) and source.lstrip().startswith("{"):
+        raw = json.loads(source)
+    else:
+        path = Path(source)
+        if not path.exists():
+            raise ConfigError(f"config file {path} not found")
+        with open(path) as f:
+            raw = yaml.safe_load(f) or {}
+        if not isinstance(raw, Mapping):
+            raise ConfigError(f"config file {path}: top level must be a mapping")
+    cfg = validate_config(raw)
+    if check:
+        check_config(cfg, raw)
+    return cfg
+
+
+def config_hash(cfg: Mapping[str, Any], *sections: str) -> str:
+    """Short stable hash of the given sections (all when none), stored as provenance."""
+    part = {k: cfg[k] for k in sections} if sections else dict(cfg)
+    return hashlib.sha256(json.dumps(part, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def injection_tag(cfg: Mapping[str, Any]) -> str:
+    """Name of the injected data set, e.g. ``n1000-s0`` or ``sb0.003-s1``."""
+    inj = cfg["injection"]
+    if inj["s_over_b"] is not None:
+        return f"sb{inj['s_over_b']:g}-s{inj['seed']}"
+    return f"n{inj['n_signal']}-s{inj['seed']}"
+
+
+def injection_from_tag(tag: str) -> dict[str, Any]:
+    """Inverse of :func:`injection_tag`."""
+    import re
+
+    m = re.fullmatch(r"(n|sb)([0-9.eE+-]+)-s([0-9]+)", tag)
+    if m is None:
+        raise ConfigError(f"malformed injection tag '{tag}' (expected e.g. n1000-s0 or sb0.003-s1)")
+    kind, value, seed = m.groups()
+    if kind == "n":
+        return {"n_signal": int(value), "s_over_b": None, "seed": int(seed)}
+    return {"n_signal": None, "s_over_b": float(value), "seed": int(seed)}
