@@ -1,0 +1,417 @@
+"""Multilayer perceptron classifier with an epoch ensemble (the CATHODE classifier).
+
+Reference setup (arXiv:2109.00546, PHYSICS.md §3): 3 hidden layers of 64 ReLU units, sigmoid
+output, class-balanced binary cross-entropy, Adam (lr 1e-3), batch 128, 100 epochs; predictions
+are the mean of the models after the 10 epochs with the lowest validation loss.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+from torch import nn
+
+from anode_cathode.classifiers.ensemble import (
+    TopKSnapshots,
+    balanced_sample_weight,
+    check_features,
+    check_sample_weight,
+    encode_binary_target,
+)
+from anode_cathode.device import resolve_device
+
+__all__ = ["MLPClassifier", "build_mlp"]
+
+#: Rows per forward pass at inference and validation (bounds activation memory).
+_CHUNK = 65_536
+_FITTED = ("classes_", "mean_", "scale_", "train_losses_", "val_losses_", "best_epochs_")
+
+
+def build_mlp(
+    n_features: int, hidden_layers: Sequence[int], generator: torch.Generator | None = None
+) -> nn.Sequential:
+    """ReLU network with one output logit; uniform(±1/sqrt(fan_in)) init drawn from ``generator``.
+
+    The init matches torch's default for ``nn.Linear`` but uses ``generator`` instead of the
+    global random state, so fits are reproducible without side effects.
+    """
+    sizes = [int(n_features), *(int(h) for h in hidden_layers)]
+    layers: list[nn.Module] = []
+    for fan_in, fan_out in itertools.pairwise(sizes):
+        layers += [nn.Linear(fan_in, fan_out), nn.ReLU()]
+    layers.append(nn.Linear(sizes[-1], 1))
+    with torch.no_grad():
+        for layer in layers:
+            if isinstance(layer, nn.Linear):
+                bound = 1.0 / np.sqrt(layer.in_features)
+                layer.weight.uniform_(-bound, bound, generator=generator)
+                layer.bias.uniform_(-bound, bound, generator=generator)
+    return nn.Sequential(*layers)
+
+
+@contextlib.contextmanager
+def _torch_threads(n_threads: int | None) -> Iterator[None]:
+    """Run with ``torch.set_num_threads(n_threads)`` when given, restoring the old value."""
+    if n_threads is None:
+        yield
+        return
+    old = torch.get_num_threads()
+    torch.set_num_threads(int(n_threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def _adam(params: Any, lr: float, weight_decay: float) -> torch.optim.Optimizer:
+    """Fused Adam where available (about 30 % faster per step on CPU for small nets)."""
+    try:
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=True)
+    except (RuntimeError, TypeError):  # old torch or a device without a fused kernel
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+
+
+class MLPClassifier(ClassifierMixin, BaseEstimator):
+    """Binary MLP classifier predicting with the mean of its best epochs.
+
+    Parameters
+    ----------
+    hidden_layers
+        Widths of the hidden ReLU layers.
+    learning_rate, weight_decay
+        Adam settings.
+    batch_size, epochs
+        Mini-batch size and number of passes over the training data.
+    n_best_epochs
+        Number of epochs (lowest validation loss) whose models are averaged at prediction.
+    validation_fraction
+        Stratified fraction held out for validation when ``fit`` gets no ``X_val``.
+    class_weight
+        ``"balanced"`` (each class gets equal total weight) or ``None``.
+    standardize
+        Standardise inputs with mean and standard deviation of the training data.
+    device
+        ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``
+        (see :func:`~anode_cathode.device.resolve_device`).
+    n_threads
+        ``torch.set_num_threads`` during fit and predict when given (restored afterwards).
+    random_state
+        Seed for the validation split, the initial weights and the batch order.
+    verbose
+        Print one line per epoch (epoch, training loss, validation loss).
+
+    Attributes
+    ----------
+    classes_, n_features_in_
+        Class labels and number of input features.
+    train_losses_, val_losses_
+        Weighted BCE per epoch; entry ``i`` is the model after epoch ``i + 1``.
+    best_epochs_
+        0-based indices of the averaged epochs, best first.
+    snapshots_
+        CPU state dicts of the networks in :attr:`best_epochs_` (load into :func:`build_mlp`).
+    mean_, scale_
+        Input standardisation (zeros and ones when ``standardize=False``).
+    device_
+        ``torch.device`` used for training.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.r_[rng.normal(-1, 1, (500, 2)), rng.normal(1, 1, (500, 2))]
+    >>> y = np.r_[np.zeros(500), np.ones(500)]
+    >>> clf = MLPClassifier(epochs=3, n_best_epochs=2, device="cpu", random_state=0).fit(X, y)
+    >>> clf.predict_proba(X).shape, len(clf.val_losses_), len(clf.best_epochs_)
+    ((1000, 2), 3, 2)
+    """
+
+    def __init__(
+        self,
+        hidden_layers: Sequence[int] = (64, 64, 64),
+        learning_rate: float = 1e-3,
+        weight_decay: float = 0.0,
+        batch_size: int = 128,
+        epochs: int = 100,
+        n_best_epochs: int = 10,
+        validation_fraction: float = 0.2,
+        class_weight: str | None = "balanced",
+        standardize: bool = True,
+        device: str = "auto",
+        n_threads: int | None = None,
+        random_state: int | np.random.RandomState | None = None,
+        verbose: bool = False,
+    ) -> None:
+        self.hidden_layers = hidden_layers
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.n_best_epochs = n_best_epochs
+        self.validation_fraction = validation_fraction
+        self.class_weight = class_weight
+        self.standardize = standardize
+        self.device = device
+        self.n_threads = n_threads
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def __sklearn_tags__(self) -> Any:  # scikit-learn >= 1.6
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        return tags
+
+    def _more_tags(self) -> dict[str, Any]:  # scikit-learn < 1.6
+        return {"binary_only": True}
+
+    # ------------------------------------------------------------------ fitting
+    def _check_params(self, need_split: bool) -> None:
+        for name in ("batch_size", "epochs", "n_best_epochs"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if any(int(h) < 1 for h in self.hidden_layers):
+            raise ValueError(f"hidden_layers must be positive widths, got {self.hidden_layers}")
+        if not self.learning_rate > 0 or self.weight_decay < 0:
+            raise ValueError("learning_rate must be > 0 and weight_decay >= 0")
+        if self.class_weight not in ("balanced", None):
+            raise ValueError(f"class_weight must be 'balanced' or None, got {self.class_weight!r}")
+        if need_split and not 0.0 < self.validation_fraction < 1.0:
+            raise ValueError(
+                "validation_fraction must be in (0, 1) without X_val, "
+                f"got {self.validation_fraction}"
+            )
+
+    def _weights(self, y01: np.ndarray, w: np.ndarray) -> np.ndarray:
+        return balanced_sample_weight(y01, w) if self.class_weight == "balanced" else w
+
+    def _encode_val(self, y_val: Any) -> np.ndarray:
+        y_val = np.asarray(y_val).reshape(-1)
+        unknown = ~np.isin(y_val, self.classes_)
+        if np.any(unknown):
+            raise ValueError(f"y_val has labels not in y: {np.unique(y_val[unknown]).tolist()}")
+        return np.searchsorted(self.classes_, y_val).astype(np.float64)
+
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any = None,
+        *,
+        X_val: Any = None,
+        y_val: Any = None,
+        sample_weight_val: Any = None,
+    ) -> MLPClassifier:
+        """Train on ``(X, y)``; validate on ``(X_val, y_val)`` or a stratified held-out part.
+
+        Rows with zero weight are dropped before anything else. Non-finite losses (for example
+        from NaN inputs or divergence) raise :class:`FloatingPointError` naming the epoch.
+        """
+        self._check_params(need_split=X_val is None)
+        if (X_val is None) != (y_val is None):
+            raise ValueError("X_val and y_val must be given together")
+        X = check_features(X, allow_nan=True, dtype=np.float32)
+        self.classes_, y01 = encode_binary_target(y)
+        if y01.shape[0] != X.shape[0]:
+            raise ValueError(f"X has {X.shape[0]} rows but y has {y01.shape[0]}")
+        w = check_sample_weight(sample_weight, X.shape[0])
+        self.n_features_in_ = X.shape[1]
+        rng = check_random_state(self.random_state)
+        split_seed, init_seed, batch_seed = (int(s) for s in rng.randint(0, 2**31 - 1, size=3))
+        keep = w > 0
+        X, y01, w = X[keep], y01[keep], w[keep]
+        if X_val is None:
+            idx_tr, idx_val = train_test_split(
+                np.arange(X.shape[0]),
+                test_size=self.validation_fraction,
+                stratify=y01,
+                random_state=split_seed,
+            )
+            X_tr, y_tr, w_tr = X[idx_tr], y01[idx_tr], w[idx_tr]
+            X_va, y_va, w_va = X[idx_val], y01[idx_val], w[idx_val]
+        else:
+            X_tr, y_tr, w_tr = X, y01, w
+            X_va = check_features(X_val, allow_nan=True, dtype=np.float32)
+            y_va = self._encode_val(y_val)
+            w_va = check_sample_weight(sample_weight_val, X_va.shape[0])
+            if X_va.shape != (y_va.shape[0], self.n_features_in_):
+                raise ValueError(f"X_val has shape {X_va.shape}, y_val {y_va.shape}")
+        w_tr, w_va = self._weights(y_tr, w_tr), self._weights(y_va, w_va)
+        if self.standardize:
+            self.mean_ = X_tr.mean(axis=0, dtype=np.float64).astype(np.float32)
+            std = X_tr.std(axis=0, dtype=np.float64)
+            self.scale_ = np.where(std > 0, std, 1.0).astype(np.float32)
+        else:
+            self.mean_ = np.zeros(self.n_features_in_, dtype=np.float32)
+            self.scale_ = np.ones(self.n_features_in_, dtype=np.float32)
+        self.device_ = resolve_device(self.device)
+        n_bad = int(np.sum(~np.isfinite(X_tr))) + int(np.sum(~np.isfinite(X_va)))
+        hint = f"; the inputs contain {n_bad} non-finite values" if n_bad else ""
+        with _torch_threads(self.n_threads):
+            self._train(X_tr, y_tr, w_tr, X_va, y_va, w_va, init_seed, batch_seed, hint)
+        return self
+
+    def _to_device(self, *arrays: np.ndarray) -> list[torch.Tensor]:
+        return [torch.as_tensor(a, dtype=torch.float32).to(self.device_) for a in arrays]
+
+    def _train(
+        self,
+        X_tr: np.ndarray,
+        y_tr: np.ndarray,
+        w_tr: np.ndarray,
+        X_va: np.ndarray,
+        y_va: np.ndarray,
+        w_va: np.ndarray,
+        init_seed: int,
+        batch_seed: int,
+        hint: str,
+    ) -> None:
+        """The epoch loop; data moves to the device once and batches are slices of a permutation."""
+        dev = self.device_
+        Xt, yt, wt = self._to_device((X_tr - self.mean_) / self.scale_, y_tr, w_tr)
+        Xv, yv, wv = self._to_device((X_va - self.mean_) / self.scale_, y_va, w_va)
+        net = build_mlp(
+            self.n_features_in_,
+            self.hidden_layers,
+            torch.Generator().manual_seed(init_seed),
+        ).to(dev)
+        opt = _adam(net.parameters(), float(self.learning_rate), float(self.weight_decay))
+        gen = torch.Generator(device=dev).manual_seed(batch_seed)
+        keeper: TopKSnapshots[dict[str, torch.Tensor]] = TopKSnapshots(int(self.n_best_epochs))
+        n, bs, w_sum = Xt.shape[0], int(self.batch_size), float(w_tr.sum())
+        train_losses, val_losses = [], []
+        for epoch in range(int(self.epochs)):
+            net.train()
+            perm = torch.randperm(n, generator=gen, device=dev)
+            Xp, yp, wp = Xt[perm], yt[perm], wt[perm]  # one gather per epoch, slices per batch
+            total = torch.zeros((), dtype=torch.float64, device=dev)
+            for start in range(0, n, bs):
+                xb = Xp[start : start + bs]
+                logit = net(xb).squeeze(1)
+                loss = F.binary_cross_entropy_with_logits(
+                    logit, yp[start : start + bs], weight=wp[start : start + bs]
+                )
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                total += loss.detach() * xb.shape[0]
+            train_losses.append(total.item() / w_sum)
+            val_losses.append(self._loss(net, Xv, yv, wv))
+            if self.verbose:
+                print(
+                    f"epoch {epoch + 1:4d}  train loss {train_losses[-1]:.6f}  "
+                    f"val loss {val_losses[-1]:.6f}",
+                    flush=True,
+                )
+            if not (np.isfinite(train_losses[-1]) and np.isfinite(val_losses[-1])):
+                raise FloatingPointError(
+                    f"non-finite loss at epoch {epoch + 1} (epochs counted from 1): "
+                    f"train {train_losses[-1]}, validation {val_losses[-1]}{hint}"
+                )
+            keeper.offer(
+                epoch,
+                val_losses[-1],
+                lambda: {k: v.detach().to("cpu", copy=True) for k, v in net.state_dict().items()},
+            )
+        self.train_losses_ = np.asarray(train_losses)
+        self.val_losses_ = np.asarray(val_losses)
+        self.best_epochs_ = keeper.indices
+        self.snapshots_ = keeper.snapshots
+
+    @staticmethod
+    def _loss(net: nn.Module, X: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -> float:
+        """Weighted mean BCE, ``sum(w * bce) / sum(w)``, without gradients."""
+        net.eval()
+        total = torch.zeros((), dtype=torch.float64, device=X.device)
+        with torch.no_grad():
+            for s in range(0, X.shape[0], _CHUNK):
+                logit = net(X[s : s + _CHUNK]).squeeze(1)
+                total += F.binary_cross_entropy_with_logits(
+                    logit, y[s : s + _CHUNK], weight=w[s : s + _CHUNK], reduction="sum"
+                )
+        return total.item() / float(w.sum())
+
+    # --------------------------------------------------------------- prediction
+    def _predict_device(self) -> torch.device:
+        if self.device_.type == "cuda" and not torch.cuda.is_available():
+            return torch.device("cpu")  # fitted on a GPU, unpickled on a CPU-only machine
+        return self.device_
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Mean sigmoid output of the best-epoch networks, shape ``(N,)``, in [0, 1]."""
+        check_is_fitted(self, _FITTED)
+        X = check_features(
+            X,
+            allow_nan=False,
+            dtype=np.float32,
+            n_features=self.n_features_in_,
+            owner=type(self).__name__,
+        )
+        dev = self._predict_device()
+        with _torch_threads(self.n_threads), torch.inference_mode():
+            Xt = torch.as_tensor((X - self.mean_) / self.scale_).to(dev)
+            net = build_mlp(self.n_features_in_, self.hidden_layers).to(dev).eval()
+            out = torch.zeros(X.shape[0], dtype=torch.float64, device=dev)
+            for state in self.snapshots_:
+                net.load_state_dict(state)
+                for s in range(0, X.shape[0], _CHUNK):
+                    out[s : s + _CHUNK] += torch.sigmoid(net(Xt[s : s + _CHUNK]).squeeze(1))
+            return (out / len(self.snapshots_)).cpu().numpy()
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, shape ``(N, 2)``, columns in the order of ``classes_``."""
+        p = self.decision_function(X)
+        return np.column_stack([1.0 - p, p])
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Class label with the higher ensemble probability."""
+        positive = self.decision_function(X) > 0.5  # checks fitted state before classes_
+        return self.classes_[positive.astype(np.intp)]
+
+    # ------------------------------------------------------------- persistence
+    def save(self, path: str | os.PathLike) -> None:
+        """Write parameters and fitted state with :func:`torch.save` (``weights_only`` safe)."""
+        check_is_fitted(self, _FITTED)
+        params = self.get_params()
+        if isinstance(params["random_state"], np.random.RandomState):
+            params["random_state"] = None
+        params["hidden_layers"] = [int(h) for h in params["hidden_layers"]]
+        fitted = {
+            "classes_": self.classes_.tolist(),
+            "n_features_in_": int(self.n_features_in_),
+            "device_": str(self.device_),
+            "best_epochs_": self.best_epochs_.tolist(),
+            "snapshots_": self.snapshots_,
+            **{k: torch.from_numpy(getattr(self, k)) for k in ("mean_", "scale_")},
+            **{k: getattr(self, k).tolist() for k in ("train_losses_", "val_losses_")},
+        }
+        torch.save({"params": params, "fitted": fitted}, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> MLPClassifier:
+        """Read a model written by :meth:`save`; tensors are loaded on the CPU."""
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        params = payload["params"]
+        params["hidden_layers"] = tuple(params["hidden_layers"])
+        model = cls(**params)
+        fitted = payload["fitted"]
+        model.classes_ = np.asarray(fitted["classes_"])
+        model.n_features_in_ = fitted["n_features_in_"]
+        model.device_ = torch.device(fitted["device_"])
+        model.best_epochs_ = np.asarray(fitted["best_epochs_"], dtype=np.int64)
+        model.snapshots_ = fitted["snapshots_"]
+        model.mean_ = fitted["mean_"].numpy()
+        model.scale_ = fitted["scale_"].numpy()
+        model.train_losses_ = np.asarray(fitted["train_losses_"])
+        model.val_losses_ = np.asarray(fitted["val_losses_"])
+        return model
