@@ -1,0 +1,1 @@
+"""ROC and SIC curves, their spread over seeds, plots and summary tables."""

@@ -1,0 +1,87 @@
+"""HEP-style (mplhep) plots of SIC and ROC curves with bands over seeds."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import mplhep as hep
+import numpy as np
+
+from anode_cathode.data.io import atomic_path
+
+__all__ = ["METHOD_COLORS", "METHOD_LABELS", "plot_roc", "plot_sic", "save_figure"]
+
+METHOD_COLORS = {
+    "supervised": "black",
+    "idealized": "tab:orange",
+    "cathode": "tab:blue",
+    "cwola": "tab:green",
+    "anode": "tab:red",
+}
+METHOD_LABELS = {
+    "supervised": "Supervised",
+    "idealized": "Idealized AD",
+    "cathode": "CATHODE",
+    "cwola": "CWoLa hunting",
+    "anode": "ANODE",
+}
+CLASSIFIER_STYLES = {"bdt": "-", "mlp": "--", "density": ":"}
+
+
+def save_figure(fig, path: str | os.PathLike) -> None:
+    """Save atomically; the format follows the suffix."""
+    suffix = os.path.splitext(str(path))[1]
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=suffix.lstrip("."), bbox_inches="tight", dpi=120)
+    plt.close(fig)
+
+
+def _label(method: str, clf: str) -> str:
+    return f"{METHOD_LABELS.get(method, method)} ({clf.upper()})"
+
+
+def _curves(ax, bands: Mapping[tuple[str, str], Mapping[str, np.ndarray]], y: str) -> None:
+    for (method, clf), b in bands.items():
+        color = METHOD_COLORS.get(method, None)
+        ax.plot(
+            b["tpr"], b[y], CLASSIFIER_STYLES.get(clf, "-"), color=color, label=_label(method, clf)
+        )
+        ax.fill_between(b["tpr"], b[f"{y}_lo"], b[f"{y}_hi"], color=color, alpha=0.2, lw=0)
+
+
+def plot_sic(bands, title: str, path: str | os.PathLike, note: str = "") -> None:
+    """SIC vs signal efficiency, median and band over seeds per (method, classifier)."""
+    plt.style.use(hep.style.ROOT)
+    fig, ax = plt.subplots(figsize=(8, 6))
+    _curves(ax, bands, "sic")
+    ax.axhline(1.0, color="gray", lw=1, ls=":")
+    ax.set_xlabel(r"Signal efficiency $\epsilon_S$")
+    ax.set_ylabel(r"SIC = $\epsilon_S/\sqrt{\epsilon_B}$")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(bottom=0)
+    ax.set_title(title, fontsize=14)
+    if note:
+        ax.text(0.98, 0.97, note, transform=ax.transAxes, ha="right", va="top", fontsize=11)
+    ax.legend(fontsize=10, loc="upper right", bbox_to_anchor=(1.0, 0.9))
+    save_figure(fig, path)
+
+
+def plot_roc(bands, title: str, path: str | os.PathLike) -> None:
+    """Background rejection 1/FPR vs signal efficiency (log scale), bands over seeds."""
+    plt.style.use(hep.style.ROOT)
+    fig, ax = plt.subplots(figsize=(8, 6))
+    _curves(ax, bands, "rejection")
+    grid = np.linspace(0.01, 1, 100)
+    ax.plot(grid, 1 / grid, color="gray", lw=1, ls=":", label="Random")
+    ax.set_yscale("log")
+    ax.set_xlabel(r"Signal efficiency $\epsilon_S$")
+    ax.set_ylabel(r"Background rejection $1/\epsilon_B$")
+    ax.set_xlim(0, 1)
+    ax.set_title(title, fontsize=14)
+    ax.legend(fontsize=10)
+    save_figure(fig, path)

@@ -1,0 +1,113 @@
+"""Train a method's classifier per fold and score the test set and the data."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from anode_cathode.data.regions import Window
+from anode_cathode.methods import cwola, idealized, supervised
+
+__all__ = ["METHODS", "fit_and_score"]
+
+log = logging.getLogger(__name__)
+
+#: Classifier-based methods by name; each module has ``USES_DATA`` and ``training_set``.
+METHODS: dict[str, ModuleType] = {
+    "supervised": supervised,
+    "idealized": idealized,
+    "cwola": cwola,
+}
+
+
+def _score(clf: Any, X: np.ndarray) -> np.ndarray:
+    return clf.predict_proba(X)[:, 1]
+
+
+def fit_and_score(
+    method: str,
+    tables: Mapping[str, pd.DataFrame],
+    window: Window,
+    features: Sequence[str],
+    make_classifier: Callable[[int], Any],
+    folds: int,
+    seed: int,
+) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """Train ``method`` on one window and score held-out events.
+
+    With ``folds`` k >= 2 and a method that trains on data, model f trains on data events of
+    the other folds and alone scores the events of fold f; the test set gets the mean score of
+    the k models. Methods that never train on data use one model for everything.
+
+    Parameters
+    ----------
+    make_classifier
+        Called with a seed, returns an unfitted estimator with ``fit(X, y, sample_weight)``
+        and ``predict_proba``.
+
+    Returns
+    -------
+    tables, info
+        ``test`` (score, label, mjj) and, when every data event could be scored by a model
+        that did not train on it, ``data`` (score, mjj, fold, label); ``info`` holds counts
+        and timings per model.
+    """
+    module = METHODS[method]
+    data, test = tables["data"], tables["test"]
+    cols = list(features)
+    x_test = test[cols].to_numpy()
+    n_models = folds if (module.USES_DATA and folds > 1) else 1
+    test_score = np.zeros(len(test))
+    data_score = np.full(len(data), np.nan)
+    info: dict[str, Any] = {"models": []}
+    fold = data["fold"].to_numpy()
+    for f in range(n_models):
+        keep = fold != f if n_models > 1 else np.ones(len(data), dtype=bool)
+        X, y, w = module.training_set(tables, window, cols, keep)
+        t0 = time.perf_counter()
+        clf = make_classifier(seed * 1000 + f)
+        clf.fit(X, y, sample_weight=w)
+        test_score += _score(clf, x_test) / n_models
+        if n_models > 1:
+            data_score[fold == f] = _score(clf, data.loc[fold == f, cols].to_numpy())
+        elif not module.USES_DATA:
+            data_score = _score(clf, data[cols].to_numpy())
+        seconds = time.perf_counter() - t0
+        info["models"].append(
+            {
+                "fold": f,
+                "n_class1": int(y.sum()),
+                "n_class0": int(len(y) - y.sum()),
+                "seconds": seconds,
+            }
+        )
+        log.info(
+            "%s model %d/%d: %d vs %d events, %.1f s",
+            method,
+            f + 1,
+            n_models,
+            int(y.sum()),
+            int(len(y) - y.sum()),
+            seconds,
+        )
+    out = {
+        "test": pd.DataFrame(
+            {"score": test_score, "label": test["label"].to_numpy(), "mjj": test["mjj"].to_numpy()}
+        )
+    }
+    if not np.isnan(data_score).any():
+        out["data"] = pd.DataFrame(
+            {
+                "score": data_score,
+                "mjj": data["mjj"].to_numpy(),
+                "fold": fold,
+                "label": data["label"].to_numpy(),
+            }
+        )
+    return out, info
