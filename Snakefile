@@ -1,0 +1,38 @@
+# anode-cathode: weakly supervised resonant anomaly detection on dijet events.
+#   snakemake --cores all                                   built-in data, configs/default.yaml
+#   snakemake --cores all --configfile configs/lhco.yaml    LHCO R&D files (downloaded if missing)
+# Outputs: results/<run>/ (summary.md, sic.png, roc.png, per-window details).
+import copy
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+report: "workflow/report/workflow.rst"
+
+
+# configs/default.yaml only when no --configfile is given: a user's config is completed by the
+# schema defaults, never by the laptop settings of the default run.
+if not workflow.overwrite_configfiles:
+
+    configfile: "configs/default.yaml"
+
+
+
+RAW_CONFIG = copy.deepcopy(config)
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/classify.smk"
+include: "workflow/rules/evaluate.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

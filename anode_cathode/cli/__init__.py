@@ -1,0 +1,64 @@
+"""Command line ``anode-cathode <step>``: one subcommand per workflow step.
+
+Every Snakemake rule is a thin call of one of these; the work is done by the library.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from anode_cathode import __version__
+from anode_cathode.cli import classify, data, evaluate
+from anode_cathode.config import ConfigError
+
+__all__ = ["main"]
+
+#: Modules that add subcommands through ``register(subparsers)``.
+COMMAND_MODULES = (data, classify, evaluate)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="anode-cathode",
+        description="Weakly supervised resonant anomaly detection (CATHODE, ANODE, CWoLa).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="STEP")
+    for module in COMMAND_MODULES:
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    from anode_cathode.data.download import DownloadError
+
+    try:
+        args.func(args)
+    except (
+        ConfigError,
+        ValueError,
+        FileNotFoundError,
+        KeyError,
+        FloatingPointError,
+        DownloadError,
+    ) as err:
+        # user-facing errors: one clear line, no traceback
+        logging.getLogger("anode_cathode").debug("traceback", exc_info=True)
+        print(f"anode-cathode {args.command}: error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

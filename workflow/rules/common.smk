@@ -1,0 +1,120 @@
+# Config helpers and target lists (windows x methods x classifiers x seeds).
+import json
+import os
+import re
+import shutil
+import subprocess
+
+from anode_cathode.config import check_config, injection_from_tag, injection_tag
+from anode_cathode.data.regions import windows_from_config
+
+
+check_config(config, RAW_CONFIG)
+
+RES = f"results/{config['run']}"
+# With --use-conda every job runs in an environment made from environment.yml; its post-deploy
+# script installs this package from ANODE_CATHODE_SRC.
+CONDA_ENV = "../envs/anode-cathode.yaml"
+os.environ.setdefault("ANODE_CATHODE_SRC", workflow.basedir)
+INJ = injection_tag(config)
+WINDOWS = [w.name for w in windows_from_config(config)]
+CLASSIFIER_METHODS = [m for m in config["methods"] if m in ("supervised", "idealized", "cwola")]
+
+
+def reference_window():
+    """Window whose plots appear at the top of results/<run>/: the one nearest windows.sr."""
+    lo, hi = config["windows"]["sr"]
+    return min(
+        windows_from_config(config), key=lambda w: abs(w.center - 0.5 * (lo + hi))
+    ).name
+
+
+def gpus_present():
+    """Number of CUDA GPUs on this machine (nvidia-smi), 0 when none or device: cpu."""
+    if config["device"] == "cpu" or shutil.which("nvidia-smi") is None:
+        return 0
+    try:
+        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return 0
+    return sum(line.startswith("GPU ") for line in out.stdout.splitlines())
+
+
+# GPU rules declare gpu=1 only where a GPU exists; the profiles cap the resource so that
+# GPU jobs run one per device. Without a GPU they run on CPU, in parallel.
+GPU = 1 if gpus_present() else 0
+
+
+def cfg_json(*sections, **overrides):
+    """JSON of the config sections a step uses: its params, so that editing another section
+    does not rerun it."""
+    part = {k: config[k] for k in sections}
+    part.update(overrides)
+    return json.dumps(part, sort_keys=True)
+
+
+def inj_cfg(wildcards, *sections):
+    """Step config with the injection given by the {inj} wildcard."""
+    return cfg_json(*sections, injection=injection_from_tag(wildcards.inj))
+
+
+def window_dir(inj=INJ, window="{window}"):
+    return f"{RES}/{inj}/{window}"
+
+
+def score_files(inj, window):
+    return expand(
+        f"{RES}/{inj}/{window}/{{method}}/{{clf}}/seed{{seed}}/scores.h5",
+        method=CLASSIFIER_METHODS,
+        clf=config["classifiers"],
+        seed=config["seeds"],
+    )
+
+
+SOURCE = config["data"]["source"]
+LHCO = config["data"]["lhco"]
+
+
+def lhco_key(path):
+    return "events" if path == LHCO["events"] else "extra_background"
+
+
+def feature_inputs(wildcards):
+    if SOURCE == "builtin":
+        return {
+            "events": rules.generate_builtin.output.events,
+            "extra": rules.generate_builtin.output.extra,
+        }
+    if SOURCE == "lhco":
+        files = {"events": LHCO["events"]}
+        if LHCO["extra_background"]:
+            files["extra"] = LHCO["extra_background"]
+        return files
+    root = config["data"]["root"]
+    from anode_cathode.data.root import expand_files
+
+    # globs must match existing files; plain paths may be made by a rule (example_ntuples)
+    files = []
+    for entry in root["files"] + root["extra_background_files"]:
+        files += expand_files([entry]) if any(c in entry for c in "*?[") else [entry]
+    return {"root": files}
+
+
+def feature_args(wildcards, input):
+    if SOURCE == "root":
+        return ""
+    args = f"--events {input.events}"
+    if "extra" in input.keys():
+        args += f" --extra {input.extra}"
+    return args
+
+
+def all_targets():
+    targets = [
+        f"{RES}/summary.md",
+        f"{RES}/summary.csv",
+        f"{RES}/sic.png",
+        f"{RES}/roc.png",
+    ]
+    targets += expand(f"{RES}/{INJ}/{{window}}/eval/sic.png", window=WINDOWS)
+    return targets

@@ -1,0 +1,68 @@
+# ROC/SIC per window, then the run summary and the headline plots.
+
+
+rule evaluate_window:
+    input:
+        lambda w: score_files(w.inj, w.window),
+    output:
+        metrics=f"{RES}/{{inj}}/{{window}}/eval/metrics.csv",
+        curves=f"{RES}/{{inj}}/{{window}}/eval/curves.h5",
+        sic=report(
+            f"{RES}/{{inj}}/{{window}}/eval/sic.png",
+            caption="../report/sic_window.rst",
+            category="Windows",
+            subcategory="{window}",
+        ),
+        roc=report(
+            f"{RES}/{{inj}}/{{window}}/eval/roc.png",
+            caption="../report/roc.rst",
+            category="Windows",
+            subcategory="{window}",
+        ),
+    params:
+        cfg=cfg_json("run", "evaluation"),
+        out_dir=lambda w, output: os.path.dirname(output.metrics),
+    log:
+        f"{RES}/{{inj}}/{{window}}/eval/evaluate.log",
+    benchmark:
+        f"{RES}/{{inj}}/{{window}}/eval/evaluate.benchmark.tsv"
+    localrule: True
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=15,
+    shell:
+        "anode-cathode evaluate --config {params.cfg:q} --scores {input} "
+        "--window {wildcards.window} --inj {wildcards.inj} --out-dir {params.out_dir} > {log} 2>&1"
+
+
+rule summary:
+    input:
+        metrics=expand(f"{RES}/{INJ}/{{window}}/eval/metrics.csv", window=WINDOWS),
+        curves=f"{RES}/{INJ}/{reference_window()}/eval/curves.h5",
+    output:
+        csv=f"{RES}/summary.csv",
+        per_seed=f"{RES}/metrics_per_seed.csv",
+        md=report(f"{RES}/summary.md", caption="../report/summary.rst", category="Summary"),
+        sic=report(f"{RES}/sic.png", caption="../report/sic.rst", category="Summary"),
+        sic_pdf=f"{RES}/sic.pdf",
+        roc=report(f"{RES}/roc.png", caption="../report/roc.rst", category="Summary"),
+    params:
+        cfg=cfg_json("run", "evaluation"),
+        out_dir=lambda w, output: os.path.dirname(output.csv),
+    log:
+        f"{RES}/summary.log",
+    benchmark:
+        f"{RES}/summary.benchmark.tsv"
+    localrule: True
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    shell:
+        "anode-cathode summarize --config {params.cfg:q} --metrics {input.metrics} "
+        "--curves {input.curves} --out-dir {params.out_dir} > {log} 2>&1"
