@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from anode_cathode.cli import main
 from anode_cathode.data.io import read_tables, write_tables

@@ -74,7 +74,7 @@ def compute_features(raw: pd.DataFrame, *, source: str = "input") -> pd.DataFram
     values = raw[list(RAW_COLUMNS)].to_numpy(dtype=np.float64)
     bad = ~np.isfinite(values)
     if bad.any():
-        cols = [c for c, b in zip(RAW_COLUMNS, bad.any(axis=0)) if b]
+        cols = [c for c, b in zip(RAW_COLUMNS, bad.any(axis=0), strict=True) if b]
         rows = np.flatnonzero(bad.any(axis=1))
         raise ValueError(
             f"{source}: {len(rows)} events have NaN/inf in columns {cols} "

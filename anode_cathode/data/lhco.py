@@ -73,7 +73,8 @@ def read_lhco(
     Parameters
     ----------
     path
-        File written with ``pandas.DataFrame.to_hdf`` (e.g. ``events_anomalydetection_v2.features.h5``).
+        File written with ``pandas.DataFrame.to_hdf``, e.g.
+        ``events_anomalydetection_v2.features.h5``.
     key
         HDF key; discovered when ``None``.
     require_label
@@ -113,7 +114,10 @@ def read_lhco(
 
 
 def write_lhco(df: pd.DataFrame, path: str | os.PathLike, key: str = "df") -> None:
-    """Write ``df`` in the exact LHCO layout (15 float64 columns, pandas fixed format), atomically."""
+    """Write ``df`` in the exact LHCO layout (15 float64 columns, pandas fixed format).
+
+    The file appears atomically: a failure leaves any earlier file untouched.
+    """
     missing = [c for c in LHCO_COLUMNS if c not in df.columns]
     if missing:
         raise ValueError(f"write_lhco: table lacks columns {missing}")

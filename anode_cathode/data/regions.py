@@ -72,10 +72,7 @@ def windows_from_config(cfg: Mapping[str, Any]) -> list[Window]:
     if scan is None:
         edges = [tuple(win["sr"])]
     else:
-        n = (
-            int(math.floor((scan["stop"] - scan["width"] - scan["start"]) / scan["step"] + 1e-9))
-            + 1
-        )
+        n = math.floor((scan["stop"] - scan["width"] - scan["start"]) / scan["step"] + 1e-9) + 1
         edges = [
             (
                 round(scan["start"] + i * scan["step"], 6),
