@@ -6,13 +6,16 @@ layout (GeV; jet 1 = leading-pT jet). The model and its calibration are describe
 ``docs/generator.md``.
 
 Per event: a generator-level dijet mass ``M`` (falling dijet spectrum for QCD, Breit–Wigner for
-the W'), a rapidity difference Δy (flat in χ = exp|Δy| for QCD t-channel scattering, from
-1 + a cos²θ* for the signal) and a small longitudinal boost. Two massive jets are built back to
-back in φ with the common pT that reproduces ``M`` exactly, then smeared (pT response with an
-out-of-cone FSR loss tail, jet-mass response, Δφ imbalance) and the trigger is applied. The final
-``mjj`` is whatever the smeared 4-vectors give. QCD jet masses scale with pT (quark/gluon mixture
-of log-normals in m/pT, gluon fraction falling with mjj) and QCD τ21 falls with log(m/pT) and
-log pT, so jet masses and substructure shift with ``mjj``.
+the W'), a rapidity difference Δy (t-channel-like dN/d|Δy| ∝ exp(0.5 |Δy|) for QCD, from
+1 + a cos²θ* for the signal), restricted to |Δy| < 1.3 as in the CMS dijet resonance searches,
+and a small longitudinal boost. Two massive jets are built back to back in φ with the common pT
+that reproduces ``M`` exactly, then smeared (pT response with an out-of-cone FSR loss tail,
+jet-mass response, Δφ imbalance) and the trigger is applied. The final ``mjj`` is whatever the
+smeared 4-vectors give. The Δy selection makes the trigger (leading-jet pT > 1.2 TeV) fully
+efficient above mjj ≈ 2.4 TeV × cosh(0.65) ≈ 2.9 TeV, so above the turn-on the spectrum is the
+smeared dijet shape and the standard dijet function fits it. QCD jet masses scale with pT
+(quark/gluon mixture of log-normals in m/pT, gluon fraction falling with mjj) and QCD τ21 falls
+with log(m/pT) and log pT, so jet masses and substructure shift with ``mjj``.
 
 Examples
 --------
@@ -70,7 +73,8 @@ class GeneratorParams:
     Spectrum and kinematics
         ``pt_trigger_gev`` leading-jet pT threshold; ``sqrt_s_tev`` collider energy;
         ``spectrum_p1/p2/p3`` generator-level QCD spectrum ``(1 - x)^p1 / x^(p2 + p3 ln x)``,
-        ``x = M / sqrt_s``, up to ``mjj_gen_max_tev``; ``dy_max`` largest |Δy| (acceptance);
+        ``x = M / sqrt_s``, up to ``mjj_gen_max_tev``; ``dy_max`` largest |Δy| (rapidity-gap
+        selection of background and signal; 1.3 keeps the trigger turn-on below 2.9 TeV);
         ``bkg_dy_slope`` QCD shape ``dN/d|Δy| ∝ exp(slope |Δy|)`` (1 = flat in χ, t-channel);
         ``boost_sigma`` / ``boost_max`` Gaussian rapidity of the dijet system, truncated.
     Detector and shower (every jet; Gaussians truncated at ±3σ)
@@ -101,10 +105,10 @@ class GeneratorParams:
     pt_trigger_gev: float = 1200.0
     sqrt_s_tev: float = 13.0
     spectrum_p1: float = 10.0
-    spectrum_p2: float = 4.5
+    spectrum_p2: float = 2.4
     spectrum_p3: float = 0.0
     mjj_gen_max_tev: float = 10.0
-    dy_max: float = 3.0
+    dy_max: float = 1.3
     bkg_dy_slope: float = 0.5
     boost_sigma: float = 0.6
     boost_max: float = 1.5
@@ -117,10 +121,10 @@ class GeneratorParams:
     pt_ref_gev: float = 1500.0
     bkg_rho_median: float = 0.05
     bkg_rho_log_sigma: float = 0.8
-    bkg_rho_pt_slope: float = 0.0
+    bkg_rho_pt_slope: float = -0.1
     bkg_rho_max: float = 0.7
     bkg_gluon_frac: float = 0.5
-    bkg_gluon_frac_slope_per_tev: float = -0.2
+    bkg_gluon_frac_slope_per_tev: float = -0.5
     bkg_gluon_rho_ratio: float = 2.0
     bkg_tau21_median: float = 0.6
     bkg_tau21_rho_slope: float = -0.5
@@ -140,12 +144,12 @@ class GeneratorParams:
     signal_mass_tail_prob: float = 0.3
     signal_mass_tail_mean: float = 0.15
     signal_mass_tail_max: float = 0.8
-    signal_tau21_median_x: float = 0.4
-    signal_tau21_median_y: float = 0.33
+    signal_tau21_median_x: float = 0.38
+    signal_tau21_median_y: float = 0.32
     signal_tau21_logit_sigma: float = 0.75
     signal_tau32_median: float = 0.75
     signal_tau32_logit_sigma: float = 0.4
-    signal_qcd_like_prob: float = 0.12
+    signal_qcd_like_prob: float = 0.09
 
     def __post_init__(self) -> None:
         bad = [f.name for f in dataclasses.fields(self) if not math.isfinite(getattr(self, f.name))]
@@ -347,7 +351,7 @@ def generate_background(
     params: GeneratorParams = GeneratorParams(),
     mjj_range: tuple[float, float] | None = None,
 ) -> pd.DataFrame:
-    """QCD dijet events (label 0) that pass the trigger, in the LHCO layout.
+    """QCD dijet events (label 0) with |Δy| < dy_max that pass the trigger, in the LHCO layout.
 
     Parameters
     ----------
@@ -430,7 +434,7 @@ def generate_background(
 def generate_signal(
     n: int, rng: np.random.Generator, params: GeneratorParams = GeneratorParams()
 ) -> pd.DataFrame:
-    """W' → X(→qq) Y(→qq) events (label 1) that pass the trigger, in the LHCO layout.
+    """W' → X(→qq) Y(→qq) events (label 1) with |Δy| < dy_max that pass the trigger (LHCO layout).
 
     Generator-level jet 0 is X, jet 1 is Y; the table orders them by pT like the data.
     """
@@ -438,8 +442,9 @@ def generate_signal(
     m0 = 1000.0 * p.signal_mass_tev
     gamma = p.signal_width_frac * m0
     edge = np.arctan(2.0 * p.signal_bw_window_frac * m0 / gamma)
-    cos_grid = np.linspace(-1.0, 1.0, 1025)  # CDF of 1 + a cos²θ*
-    cos_cdf = cos_grid + 1.0 + p.signal_costheta_a * (cos_grid**3 + 1.0) / 3.0
+    cos_max = math.tanh(0.5 * p.dy_max)  # |Δy| < dy_max  <=>  |cos θ*| < tanh(dy_max / 2)
+    cos_grid = np.linspace(-cos_max, cos_max, 1025)  # CDF of 1 + a cos²θ*
+    cos_cdf = cos_grid + cos_max + p.signal_costheta_a * (cos_grid**3 + cos_max**3) / 3.0
     tau21_medians = (p.signal_tau21_median_x, p.signal_tau21_median_y)
 
     def subs(r: np.random.Generator, m: Array, pt: Array, qcd: Array, j: int):
