@@ -1,0 +1,366 @@
+"""Tests of the bump hunt: dijet fits, local/global significance, score cuts, scans, plots."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+
+import numpy as np
+import pytest
+from scipy.integrate import quad
+from scipy.optimize import minimize_scalar
+from scipy.stats import kstest, norm
+
+from anode_cathode.bumphunt import (
+    CutResult,
+    apply_cut,
+    asimov_z,
+    background_toys,
+    bin_integrals,
+    choose_fit,
+    count_upcrossings,
+    fit_dijet,
+    fold_thresholds,
+    global_pvalue,
+    gross_vitells,
+    histogram_edges,
+    local_significance,
+    predict,
+    pybumphunter_crosscheck,
+    window_bumphunt,
+)
+from anode_cathode.data.features import compute_features
+from anode_cathode.data.generate import generate_background
+from anode_cathode.data.regions import Window
+
+EDGES = np.round(np.arange(2.8, 6.5001, 0.1), 6)  # 37 bins of 100 GeV
+SR = Window(3.3, 3.7)
+TRUTH3 = (1.0, 10.0, 5.0)
+TRUTH4 = (1.0, 9.0, 6.0, 0.3)
+
+
+def _truth_counts(params: tuple[float, ...], n_events: float, edges=EDGES) -> np.ndarray:
+    """Expected counts per bin by adaptive quadrature (independent of the fit's integrator)."""
+    p0, p1, p2 = params[:3]
+    p3 = params[3] if len(params) == 4 else 0.0
+
+    def f(x: float) -> float:
+        return p0 * (1 - x) ** p1 / x ** (p2 + p3 * math.log(x))
+
+    mu = np.array([quad(f, a / 13.0, b / 13.0)[0] for a, b in itertools.pairwise(edges)])
+    return n_events * mu / mu.sum()
+
+
+def _sr_mask(window: Window = SR) -> np.ndarray:
+    return histogram_edges(window, (EDGES[0], EDGES[-1]), 0.1)[1]
+
+
+# ------------------------------------------------------------------------------ fits
+def test_bin_integrals_match_quadrature():
+    mu = bin_integrals(EDGES, TRUTH4)
+    ref = np.array(
+        [
+            quad(lambda x: (1 - x) ** 9 / x ** (6 + 0.3 * math.log(x)), a / 13, b / 13)[0]
+            for a, b in itertools.pairwise(EDGES)
+        ]
+    )
+    np.testing.assert_allclose(mu, ref, rtol=1e-8)
+
+
+@pytest.mark.parametrize("truth", [TRUTH3, TRUTH4], ids=["3par", "4par"])
+def test_fit_recovers_known_parameters(truth):
+    n_par = len(truth)
+    mu = _truth_counts(truth, 2e5)
+    mask = ~_sr_mask()
+    rng = np.random.default_rng(11)
+    pulls = []
+    for _ in range(100):
+        fit = fit_dijet(EDGES, rng.poisson(mu), mask, n_par)
+        assert fit.valid
+        true = np.array([math.log(mu[mask].sum()), *truth[1:]])
+        pulls.append((fit.params - true) / fit.errors)
+    pulls = np.array(pulls)
+    print(
+        f"first-fit pulls {np.round(pulls[0], 2)}, mean {np.round(pulls.mean(axis=0), 2)}, "
+        f"std {np.round(pulls.std(axis=0), 2)}"
+    )
+    # one fit: every parameter within 3 sigma; ensemble: pulls are standard normal
+    assert np.all(np.abs(pulls[0]) < 3.0), pulls[0]
+    assert np.all(np.abs(pulls.mean(axis=0)) < 0.35), pulls.mean(axis=0)
+    assert np.all((pulls.std(axis=0) > 0.75) & (pulls.std(axis=0) < 1.3)), pulls.std(axis=0)
+    # the SR prediction (fit without the SR) agrees with the truth within its error
+    b, sigma_b = predict(fit, _sr_mask())
+    assert abs(b - mu[_sr_mask()].sum()) < 3 * math.hypot(sigma_b, 1e-9)
+    # the physics parameters reproduce the shape and the normalisation of the truth
+    phys = fit.physics_params()
+    np.testing.assert_allclose(bin_integrals(EDGES, phys), fit.expected, rtol=1e-10)
+
+
+def test_fit_generator_qcd_spectrum_above_turn_on():
+    raw = generate_background(60_000, np.random.default_rng(5), mjj_range=(2.9, 6.6))
+    mjj = compute_features(raw)["mjj"].to_numpy()
+    edges = np.round(np.arange(3.0, 6.5001, 0.1), 6)
+    counts = np.histogram(mjj, edges)[0]
+    fit = choose_fit(edges, counts, np.ones(counts.size, bool))
+    print(f"generator QCD: {fit.n_params} parameters, gof p {fit.gof_pvalue:.3f}")
+    assert fit.valid
+    assert fit.gof_pvalue > 0.05, (fit.n_params, fit.gof_pvalue)
+    assert 0.0 <= fit.ftest_pvalue <= 1.0
+
+
+def test_choose_fit_takes_four_parameters_only_when_needed():
+    rng = np.random.default_rng(3)
+    mask = np.ones(EDGES.size - 1, bool)
+    curved = choose_fit(EDGES, rng.poisson(_truth_counts((1.0, 5.0, 8.0, 1.5), 1e6)), mask)
+    assert curved.n_params == 4 and curved.ftest_pvalue < 0.05
+    plain = choose_fit(EDGES, rng.poisson(_truth_counts(TRUTH3, 1e4)), mask, alpha=0.01)
+    assert plain.n_params == 3 and plain.ftest_pvalue >= 0.01
+
+
+def test_low_statistics_four_parameter_fit_does_not_crash():
+    """A 55-event spectrum (0.1 % cut) on which Minuit2 once needed g2 (TypeError before)."""
+    counts = np.zeros(EDGES.size - 1)
+    counts[:18] = [6, 4, 7, 11, 2, 6, 2, 4, 3, 2, 2, 1, 2, 0, 0, 1, 0, 2]
+    mask = np.ones(counts.size, bool)
+    mask[1:5] = False
+    for n_par in (3, 4):
+        fit = fit_dijet(EDGES, counts, mask, n_par)
+        assert np.isfinite(fit.deviance) and fit.ndf == 33 - n_par
+    fit = choose_fit(EDGES, counts, mask)
+    b, sigma_b = predict(fit, ~mask)
+    assert b > 0 and sigma_b > 0
+
+
+# ------------------------------------------------------------------------ significance
+@pytest.mark.parametrize("s,b", [(10, 100), (50, 1000), (5, 1.0), (30, 10), (200, 1e4), (3, 0.5)])
+def test_local_significance_matches_asimov_without_uncertainty(s, b):
+    z, p = local_significance(s + b, b, 0.0)
+    assert z == pytest.approx(asimov_z(s, b), rel=0.05)
+    assert p == pytest.approx(norm.sf(z))
+    z_int, _ = local_significance(round(s + b), b, 0.0)  # integer counts
+    assert z_int == pytest.approx(asimov_z(round(s + b) - b, b), rel=1e-9)
+
+
+@pytest.mark.parametrize("n,b,sigma", [(130, 100.0, 5.0), (12, 3.0, 2.5), (5, 0.2, 1.0)])
+def test_local_significance_profiles_the_background(n, b, sigma):
+    def nll(beta: float) -> float:
+        return -(n * math.log(beta) - beta) + 0.5 * ((b - beta) / sigma) ** 2
+
+    best = minimize_scalar(nll, bounds=(1e-9, 10 * n), method="bounded", options={"xatol": 1e-12})
+    q0 = 2 * (best.fun - (n - n * math.log(n)))
+    z, _ = local_significance(n, b, sigma)
+    assert z == pytest.approx(math.sqrt(q0), rel=1e-4)
+    assert z < local_significance(n, b, 0.0)[0]  # the uncertainty lowers Z
+
+
+def test_local_significance_edge_cases():
+    assert local_significance(0, 5.0, 1.0) == (0.0, 0.5)
+    assert local_significance(80, 100.0, 3.0) == (0.0, 0.5)
+    z, p = local_significance(80, 100.0, 0.0, signed=True)
+    assert z < 0 and p > 0.5
+    assert local_significance(0, 5.0, 0.0, signed=True)[0] == pytest.approx(-math.sqrt(10.0))
+    for bad in [(10, 0.0, 1.0), (10, -1.0, 1.0), (10, 5.0, -1.0), (math.nan, 5.0, 1.0)]:
+        with pytest.raises(ValueError):
+            local_significance(*bad)
+    assert asimov_z(0.0, 10.0) == 0.0
+
+
+def test_local_pvalues_uniform_on_background_only_toys():
+    """Full procedure (F-test choice, SR-excluded fit, prediction, Z) on smooth Poisson toys."""
+    mu = _truth_counts(TRUTH4, 5e4)
+    rng = np.random.default_rng(2024)
+    windows = [Window(3.3, 3.7), Window(4.1, 4.5), Window(4.9, 5.3)]
+    masks = [_sr_mask(w) for w in windows]
+    pvals, zs = [], []
+    for _ in range(200):
+        toy = rng.poisson(mu)
+        for sr in masks:
+            fit = choose_fit(EDGES, toy, ~sr)
+            b, sigma_b = predict(fit, sr)
+            pvals.append(local_significance(toy[sr].sum(), b, sigma_b, signed=True)[1])
+            zs.append(local_significance(toy[sr].sum(), b, sigma_b)[0])
+    ks = kstest(pvals, "uniform").pvalue
+    print(f"KS p-value of {len(pvals)} local p-values: {ks:.3f}")
+    assert ks > 0.01
+    assert 0.4 < np.mean(np.asarray(zs) > 0) < 0.6  # half the toys are deficits (Z = 0)
+
+
+# -------------------------------------------------------------------- injected bump scan
+@pytest.fixture(scope="module")
+def bump_data():
+    """Generator QCD (60k events) + 300 Gaussian signal events at 3.5 TeV with high scores."""
+    rng = np.random.default_rng(7)
+    bkg = compute_features(generate_background(60_000, rng, mjj_range=(2.75, 6.6)))["mjj"]
+    sig = rng.normal(3.5, 0.1, 300)
+    mjj = np.concatenate([bkg.to_numpy(), sig])
+    score = np.concatenate([rng.random(bkg.size), rng.uniform(0.9, 1.0, sig.size)])
+    fold = rng.integers(0, 5, mjj.size)
+    scan = {}
+    for lo in (2.9, 3.3, 3.7, 4.1, 4.5, 4.9):
+        window = Window(lo, round(lo + 0.4, 6))
+        scan[lo] = window_bumphunt(mjj, score, fold, window, (2.9, 6.5), 0.1, (1.0, 0.1, 0.01))
+    return scan
+
+
+def test_injected_bump_is_found_without_sculpting(bump_data):
+    for lo, results in bump_data.items():
+        print(lo, [(r.efficiency, round(r.z_signed, 2), r.n_params) for r in results])
+    best = max(r.z for r in bump_data[3.3])
+    assert best >= 3.0
+    assert bump_data[3.3][1].z >= 3.0  # keep 10 %: the signal survives, most QCD does not
+    for lo in (4.1, 4.5, 4.9):  # windows whose SR lies >= 0.4 TeV from the bump
+        for res in bump_data[lo]:
+            # no sculpted excess; a deficit is possible where the bump sits in the sideband
+            assert res.z_signed < 3.0, (lo, res.efficiency, res.z_signed)
+    res = bump_data[3.3][1]
+    assert res.edges[0] == pytest.approx(2.9) and res.edges[-1] == pytest.approx(6.5)
+    assert sum(res.sr_mask) == 4 and not any(np.asarray(res.fit_mask) & res.sr_mask)
+
+
+def test_cut_result_is_json_serialisable(bump_data):
+    res = bump_data[3.3][0]
+    text = json.dumps(res.to_dict(), allow_nan=False)
+    back = CutResult.from_dict(json.loads(text))
+    assert back.to_dict() == res.to_dict()
+    assert back.thresholds == res.thresholds and back.window == res.window
+    assert math.isinf(res.thresholds[0])  # efficiency 1: no cut
+
+
+def test_pybumphunter_crosscheck_finds_the_bump(bump_data):
+    res = bump_data[3.3][1]
+    state = np.random.get_state()  # noqa: NPY002
+    bh = pybumphunter_crosscheck(res.edges, res.counts, res.expected, npe=300, width_max=8)
+    assert np.all(np.random.get_state()[1] == state[1])  # noqa: NPY002
+    print(bh)
+    assert 3.2 <= bh.lo < 3.5 < bh.hi <= 3.9
+    assert bh.local_z > 3.0 and bh.n_obs > bh.n_ref
+    assert bh.global_pvalue <= 0.05
+
+
+# ------------------------------------------------------------------------ bad inputs
+def test_bad_fits_raise_clear_errors():
+    mu = _truth_counts(TRUTH3, 1e4)
+    few = np.zeros(mu.size, bool)
+    few[:4] = True
+    with pytest.raises(ValueError, match="fit bins"):
+        fit_dijet(EDGES, mu, few, 3)
+    with pytest.raises(ValueError, match="no events"):
+        fit_dijet(EDGES, np.zeros(mu.size), np.ones(mu.size, bool))
+    with pytest.raises(ValueError, match="no events"):
+        choose_fit(EDGES, np.zeros(mu.size), np.ones(mu.size, bool))
+    bad = mu.copy()
+    bad[3] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        fit_dijet(EDGES, bad, np.ones(mu.size, bool))
+    with pytest.raises(ValueError, match="NaN"):
+        fit_dijet(np.where(EDGES > 6, np.inf, EDGES), mu, np.ones(mu.size, bool))
+    with pytest.raises(ValueError, match="TeV"):
+        fit_dijet(EDGES * 1000, mu, np.ones(mu.size, bool))
+    fit = fit_dijet(EDGES, mu, np.ones(mu.size, bool))
+    with pytest.raises(ValueError, match="no bins"):
+        predict(fit, np.zeros(mu.size, bool))  # empty window
+
+
+def test_bad_windows_raise_clear_errors():
+    rng = np.random.default_rng(0)
+    mjj = rng.uniform(2.8, 4.0, 2000)
+    score, fold = rng.random(2000), rng.integers(0, 2, 2000)
+    with pytest.raises(ValueError, match="multiple of bin_width"):
+        window_bumphunt(mjj, score, fold, Window(3.3, 3.65), (2.8, 6.5), 0.1)
+    with pytest.raises(ValueError, match="inside the fit range"):
+        window_bumphunt(mjj, score, fold, Window(6.4, 6.8), (2.8, 6.5), 0.1)
+    with pytest.raises(ValueError, match=r"sr3300-3700, efficiency 1e-05: no events"):
+        window_bumphunt(mjj, score, fold, SR, (2.8, 6.5), 0.1, (1e-5,))
+    with pytest.raises(ValueError, match="NaN"):
+        window_bumphunt(np.append(mjj[:-1], np.nan), score, fold, SR, (2.8, 6.5), 0.1)
+
+
+def test_fit_range_in_trigger_turn_on_warns():
+    raw = generate_background(20_000, np.random.default_rng(0), mjj_range=(2.0, 6.6))
+    mjj = compute_features(raw)["mjj"].to_numpy()
+    score, fold = np.zeros(mjj.size), np.zeros(mjj.size, int)
+    with pytest.warns(UserWarning, match="turn-on"):
+        window_bumphunt(mjj, score, fold, SR, (2.3, 6.5), 0.1, (1.0,))
+
+
+# ------------------------------------------------------------------------ score cuts
+def test_fold_thresholds_keep_the_requested_fraction_per_fold():
+    rng = np.random.default_rng(1)
+    fold = rng.integers(0, 4, 20_000)
+    score = rng.normal(size=fold.size) + 3.0 * fold  # folds have differently scaled models
+    select = rng.random(fold.size) < 0.8
+    for eff in (0.5, 0.1, 0.01, 0.001):
+        thr = fold_thresholds(score, fold, eff, select)
+        keep = apply_cut(score, fold, thr)
+        for k in range(4):
+            n_k = np.sum((fold == k) & select)
+            assert np.sum(keep & (fold == k) & select) == round(eff * n_k)
+    all_kept = apply_cut(score, fold, fold_thresholds(score, fold, 1.0, select))
+    assert all_kept.all()
+    with pytest.raises(ValueError, match="efficiency"):
+        fold_thresholds(score, fold, 0.0)
+    with pytest.raises(ValueError, match="finite score"):
+        fold_thresholds(np.append(score[:-1], np.nan), fold, 0.5)
+
+
+# ------------------------------------------------------------------------ global p-value
+def _smooth_result(window: Window, seed: int) -> CutResult:
+    """A CutResult of one window for a smooth background-only spectrum (no score cut)."""
+    rng = np.random.default_rng(seed)
+    cdf_edges = np.linspace(2.8, 6.5, 2000)
+    dens = (1 - cdf_edges / 13) ** 10 / (cdf_edges / 13) ** 5
+    cdf = np.cumsum(dens) / dens.sum()
+    mjj = np.interp(rng.random(30_000), cdf, cdf_edges)
+    return window_bumphunt(
+        mjj, rng.random(mjj.size), np.zeros(mjj.size, int), window, (2.8, 6.5), 0.1, (1.0,)
+    )[0]
+
+
+def test_global_pvalue_of_one_window_equals_local():
+    toys = background_toys([_smooth_result(SR, 1)], 2000, np.random.default_rng(3), refit="same")
+    assert toys.z.shape == (2000, 1) and toys.n_failed == 0
+    for z in (1.0, 1.5, 2.0):
+        g = global_pvalue(z, toys.max_z)
+        print(f"one window, Z = {z}: global {g}, local {norm.sf(z):.4f}")
+        assert not g.upper_limit
+        assert abs(g.p - norm.sf(z)) < 3 * g.uncertainty + 1e-3, (z, g)
+
+
+def test_global_pvalue_trials_factor_and_upper_bound():
+    results = [_smooth_result(Window(lo, round(lo + 0.4, 6)), 2) for lo in (3.3, 4.1, 4.9)]
+    toys = background_toys(results, 300, np.random.default_rng(4))
+    g = global_pvalue(1.5, toys.max_z)
+    expected = 1 - (1 - norm.sf(1.5)) ** 3  # independent windows (as the toys treat them)
+    print(f"three windows, Z = 1.5: global {g}, expected {expected:.4f}")
+    assert abs(g.p - expected) < 3 * g.uncertainty, g
+    assert g.p > norm.sf(1.5)
+    none = global_pvalue(10.0, toys.max_z)
+    assert none.upper_limit and none.n_exceed == 0 and math.isnan(none.uncertainty)
+    assert none.p == pytest.approx(1 - 0.05 ** (1 / 300)) and 0 < none.p < 0.011
+    assert "p <" in str(none) and none.z > 2.3
+    with pytest.raises(ValueError):
+        global_pvalue(1.0, [math.nan])
+
+
+def test_gross_vitells_and_upcrossings():
+    assert count_upcrossings([0.0, 1.2, 0.5, 1.5, 2.0, 0.1], 1.0) == 2
+    assert count_upcrossings([1.2, 0.5], 1.0) == 1
+    z = 3.0
+    assert gross_vitells(z, 0.0, 1.0) == pytest.approx(norm.sf(z))
+    assert gross_vitells(z, 2.0, 1.0) == pytest.approx(norm.sf(z) + 2 * math.exp(-4.0))
+    assert gross_vitells(0.5, 5.0, 1.0) == 1.0
+
+
+# ------------------------------------------------------------------------------ plots
+def test_plots_are_written(bump_data, tmp_path):
+    from anode_cathode.bumphunt.plots import plot_local_z, plot_pvalue_uniformity, plot_spectrum
+
+    plot_spectrum(bump_data[3.3], tmp_path / "spectrum.png", title="SR 3.3-3.7 TeV")
+    flat = [r for results in bump_data.values() for r in results]
+    g = {0.1: global_pvalue(3.0, np.random.default_rng(0).normal(size=100))}
+    plot_local_z(flat, tmp_path / "z.pdf", method="cathode", global_p=g)
+    ks = plot_pvalue_uniformity(np.random.default_rng(0).random(300), tmp_path / "p.png", "toys")
+    assert 0 <= ks <= 1
+    for name in ("spectrum.png", "z.pdf", "p.png"):
+        assert (tmp_path / name).stat().st_size > 1000
