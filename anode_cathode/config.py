@@ -22,6 +22,7 @@ __all__ = [
     "injection_tag",
     "load_config",
     "schema_path",
+    "sr_flow_config",
     "validate_config",
 ]
 
@@ -108,6 +109,7 @@ def check_config(cfg: Mapping[str, Any], raw: Mapping[str, Any] | None = None) -
                     f"({w.sr_lo - win['cwola_width']:.3g}-{w.sr_hi + win['cwola_width']:.3g} TeV) "
                     f"lies outside the sideband range {sb}"
                 )
+    _check_bumphunt(cfg, windows)
     data = cfg["data"]
     if data["source"] == "builtin":
         rng = data["builtin"]["extra_mjj_range"]
@@ -136,12 +138,57 @@ def check_config(cfg: Mapping[str, Any], raw: Mapping[str, Any] | None = None) -
                 "config key 'data.root.label': a label branch (1 signal, 0 background) is needed "
                 "for signal injection, the supervised/idealized baselines and SIC curves"
             )
+    for key, section in (("flow", cfg["flow"]), ("anode.flow", sr_flow_config(cfg))):
+        if section["n_best_epochs"] > section["epochs"]:
+            raise ConfigError(
+                f"config key '{key}.n_best_epochs': {section['n_best_epochs']} exceeds "
+                f"{key}.epochs ({section['epochs']})"
+            )
     mlp = cfg["mlp"]
     if mlp["n_best_epochs"] > mlp["epochs"]:
         raise ConfigError(
             f"config key 'mlp.n_best_epochs': {mlp['n_best_epochs']} exceeds mlp.epochs "
             f"({mlp['epochs']})"
         )
+
+
+def _check_bumphunt(cfg: Mapping[str, Any], windows: list) -> None:
+    bh = cfg["bumphunt"]
+    _ordered_pair(cfg, "bumphunt.fit_range", bh["fit_range"])
+    lo, hi = bh["fit_range"]
+    if bh["enabled"] and cfg["splits"]["folds"] < 2:
+        raise ConfigError(
+            "config key 'splits.folds': the bump hunt (bumphunt.enabled) needs k >= 2 folds so "
+            "that every data event is scored by a model that did not train on it"
+        )
+    sb = cfg["windows"]["sideband"]
+    if sb is not None and (lo < sb[0] - 1e-9 or hi > sb[1] + 1e-9):
+        raise ConfigError(
+            f"config key 'bumphunt.fit_range': {bh['fit_range']} reaches outside the data kept "
+            f"around each window (windows.sideband {sb})"
+        )
+    for w in windows:
+        if bh["enabled"] and (w.sr_lo < lo - 1e-9 or w.sr_hi > hi + 1e-9):
+            raise ConfigError(
+                f"config key 'bumphunt.fit_range': {bh['fit_range']} does not contain the signal "
+                f"region of window {w.name}"
+            )
+        n_bins = (w.sr_hi - w.sr_lo) / bh["bin_width"]
+        if bh["enabled"] and abs(n_bins - round(n_bins)) > 1e-6:
+            raise ConfigError(
+                f"config key 'bumphunt.bin_width': {bh['bin_width']} does not divide the signal "
+                f"region width of window {w.name} ({w.sr_hi - w.sr_lo:g} TeV)"
+            )
+
+
+def sr_flow_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """Settings of ANODE's signal-region flow: the sideband flow's, with ``anode.flow`` on top."""
+    merged = {**cfg["flow"], **cfg["anode"]["flow"]}
+    try:
+        validate_config({"flow": merged})
+    except ConfigError as err:
+        raise ConfigError(str(err).replace("'flow.", "'anode.flow.")) from None
+    return merged
 
 
 def load_config(

@@ -11,13 +11,13 @@ import sys
 from collections.abc import Sequence
 
 from anode_cathode import __version__
-from anode_cathode.cli import classify, data, evaluate
+from anode_cathode.cli import bumphunt, classify, data, density, evaluate
 from anode_cathode.config import ConfigError
 
 __all__ = ["main"]
 
 #: Modules that add subcommands through ``register(subparsers)``.
-COMMAND_MODULES = (data, classify, evaluate)
+COMMAND_MODULES = (data, density, classify, evaluate, bumphunt)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -30,6 +30,8 @@ def cmd_train(args: argparse.Namespace) -> None:
     attrs = read_attrs(args.split)
     window = Window.from_dict(attrs["window"])
     tables = read_tables(args.split)
+    if args.samples:
+        tables["samples"] = read_tables(args.samples)["samples"]
     params = classifier_params(cfg, args.classifier)
 
     def factory(seed: int):
@@ -58,8 +60,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_config(p)
     add_threads(p)
     p.add_argument("--split", required=True, help="window tables from 'split'")
-    p.add_argument("--method", required=True, choices=["supervised", "idealized", "cwola"])
+    p.add_argument(
+        "--method", required=True, choices=["supervised", "idealized", "cwola", "cathode"]
+    )
     p.add_argument("--classifier", required=True, choices=["bdt", "mlp"])
     p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--samples", default=None, help="CATHODE: flow samples from 'sample'")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_train)

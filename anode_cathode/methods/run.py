@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from anode_cathode.data.regions import Window
-from anode_cathode.methods import cwola, idealized, supervised
+from anode_cathode.methods import cathode, cwola, idealized, supervised
 
 __all__ = ["METHODS", "fit_and_score"]
 
@@ -23,6 +23,7 @@ METHODS: dict[str, ModuleType] = {
     "supervised": supervised,
     "idealized": idealized,
     "cwola": cwola,
+    "cathode": cathode,
 }
 
 

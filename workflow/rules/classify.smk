@@ -3,15 +3,16 @@
 
 rule train_classifier:
     input:
-        f"{RES}/{{inj}}/{{window}}/split.h5",
+        unpack(classifier_inputs),
     output:
         f"{RES}/{{inj}}/{{window}}/{{method}}/{{clf}}/seed{{seed}}/scores.h5",
     wildcard_constraints:
-        method="supervised|idealized|cwola",
+        method="supervised|idealized|cwola|cathode",
         clf="bdt|mlp",
         seed=r"\d+",
     params:
         cfg=lambda w: cfg_json("device", "features", "splits", w.clf),
+        samples=lambda w, input: f"--samples {input.samples}" if "samples" in input.keys() else "",
     log:
         f"{RES}/{{inj}}/{{window}}/{{method}}/{{clf}}/seed{{seed}}/train.log",
     benchmark:
@@ -24,6 +25,6 @@ rule train_classifier:
         runtime=60,
         gpu=lambda w: GPU if w.clf == "mlp" else 0,
     shell:
-        "anode-cathode train --config {params.cfg:q} --threads {threads} --split {input} "
+        "anode-cathode train --config {params.cfg:q} --threads {threads} --split {input.split} "
         "--method {wildcards.method} --classifier {wildcards.clf} --seed {wildcards.seed} "
-        "--out {output} > {log} 2>&1"
+        "{params.samples} --out {output} > {log} 2>&1"

@@ -18,7 +18,7 @@ CONDA_ENV = "../envs/anode-cathode.yaml"
 os.environ.setdefault("ANODE_CATHODE_SRC", workflow.basedir)
 INJ = injection_tag(config)
 WINDOWS = [w.name for w in windows_from_config(config)]
-CLASSIFIER_METHODS = [m for m in config["methods"] if m in ("supervised", "idealized", "cwola")]
+CLASSIFIER_METHODS = [m for m in config["methods"] if m != "anode"]
 
 
 def reference_window():
@@ -30,8 +30,8 @@ def reference_window():
 
 
 def gpus_present():
-    """Number of CUDA GPUs on this machine (nvidia-smi), 0 when none or device: cpu."""
-    if config["device"] == "cpu" or shutil.which("nvidia-smi") is None:
+    """Number of CUDA GPUs on this machine (nvidia-smi)."""
+    if shutil.which("nvidia-smi") is None:
         return 0
     try:
         out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20)
@@ -40,9 +40,18 @@ def gpus_present():
     return sum(line.startswith("GPU ") for line in out.stdout.splitlines())
 
 
-# GPU rules declare gpu=1 only where a GPU exists; the profiles cap the resource so that
-# GPU jobs run one per device. Without a GPU they run on CPU, in parallel.
-GPU = 1 if gpus_present() else 0
+def gpu_per_job():
+    """gpu resource of the GPU rules: 1 where jobs get a GPU, else 0 (they run on the CPU)."""
+    if config["device"] == "cpu" or config["gpu_jobs"] == "never":
+        return 0
+    if config["gpu_jobs"] == "always":
+        return 1
+    return 1 if gpus_present() else 0
+
+
+# The profiles cap the gpu resource so that GPU jobs run one per device; with gpu=0 the rules
+# run on the CPU, in parallel.
+GPU = gpu_per_job()
 
 
 def cfg_json(*sections, **overrides):
@@ -63,12 +72,34 @@ def window_dir(inj=INJ, window="{window}"):
 
 
 def score_files(inj, window):
-    return expand(
+    files = expand(
         f"{RES}/{inj}/{window}/{{method}}/{{clf}}/seed{{seed}}/scores.h5",
         method=CLASSIFIER_METHODS,
         clf=config["classifiers"],
         seed=config["seeds"],
     )
+    if "anode" in config["methods"]:
+        files += expand(
+            f"{RES}/{inj}/{window}/anode/density/seed{{seed}}/scores.h5", seed=config["seeds"]
+        )
+    return files
+
+
+def classifier_inputs(wildcards):
+    inputs = {"split": f"{RES}/{wildcards.inj}/{wildcards.window}/split.h5"}
+    if wildcards.method == "cathode":
+        inputs["samples"] = f"{RES}/{wildcards.inj}/{wildcards.window}/cathode/samples.h5"
+    return inputs
+
+
+def uses_flows():
+    return bool({"cathode", "anode"} & set(config["methods"]))
+
+
+def closure_files(inj):
+    if not uses_flows():
+        return []
+    return expand(f"{RES}/{inj}/{{window}}/flow_sb/diagnostics/closure.json", window=WINDOWS)
 
 
 SOURCE = config["data"]["source"]
@@ -109,6 +140,47 @@ def feature_args(wildcards, input):
     return args
 
 
+# background-only data set with the same seeds: the bump hunt's null check
+NULL_INJ = injection_tag({"injection": {**config["injection"], "n_signal": 0, "s_over_b": None}})
+
+
+def bumphunt_methods():
+    return config["bumphunt"]["methods"] or config["methods"]
+
+
+def bumphunt_combos():
+    """method_classifier names of the bump hunts (ANODE has no classifier: 'density')."""
+    return [
+        f"{m}_{c}"
+        for m in bumphunt_methods()
+        for c in (["density"] if m == "anode" else config["classifiers"])
+    ]
+
+
+def bumphunt_scores(inj, window, method, clf):
+    return expand(
+        f"{RES}/{inj}/{window}/{method}/{clf}/seed{{seed}}/scores.h5", seed=config["seeds"]
+    )
+
+
+def bumphunt_window_files(inj):
+    return expand(
+        f"{RES}/{inj}/{{window}}/bumphunt/{{combo}}.json",
+        window=WINDOWS,
+        combo=bumphunt_combos(),
+    )
+
+
+def injection_scan_tags():
+    """Injection tags of the `injection_scan` target: every S/B point times every seed."""
+    scan = config["injection_scan"]
+    return [
+        injection_tag({"injection": {"n_signal": None, "s_over_b": sb, "seed": seed}})
+        for sb in scan["s_over_b"]
+        for seed in scan["seeds"]
+    ]
+
+
 def all_targets():
     targets = [
         f"{RES}/summary.md",
@@ -117,4 +189,6 @@ def all_targets():
         f"{RES}/roc.png",
     ]
     targets += expand(f"{RES}/{INJ}/{{window}}/eval/sic.png", window=WINDOWS)
+    if config["bumphunt"]["enabled"]:
+        targets += [f"{RES}/bumphunt/{INJ}/pvalues.md"]
     return targets

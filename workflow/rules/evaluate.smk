@@ -42,6 +42,7 @@ rule summary:
     input:
         metrics=expand(f"{RES}/{INJ}/{{window}}/eval/metrics.csv", window=WINDOWS),
         curves=f"{RES}/{INJ}/{reference_window()}/eval/curves.h5",
+        closure=closure_files(INJ),
     output:
         csv=f"{RES}/summary.csv",
         per_seed=f"{RES}/metrics_per_seed.csv",
@@ -50,8 +51,9 @@ rule summary:
         sic_pdf=f"{RES}/sic.pdf",
         roc=report(f"{RES}/roc.png", caption="../report/roc.rst", category="Summary"),
     params:
-        cfg=cfg_json("run", "evaluation"),
+        cfg=cfg_json("run", "evaluation", "diagnostics"),
         out_dir=lambda w, output: os.path.dirname(output.csv),
+        closure=lambda w, input: f"--closure {input.closure}" if input.closure else "",
     log:
         f"{RES}/summary.log",
     benchmark:
@@ -65,4 +67,38 @@ rule summary:
         runtime=10,
     shell:
         "anode-cathode summarize --config {params.cfg:q} --metrics {input.metrics} "
-        "--curves {input.curves} --out-dir {params.out_dir} > {log} 2>&1"
+        "--curves {input.curves} {params.closure} --out-dir {params.out_dir} > {log} 2>&1"
+
+
+rule injection_scan:
+    input:
+        expand(
+            f"{RES}/{{inj}}/{reference_window()}/eval/metrics.csv",
+            inj=injection_scan_tags(),
+        ),
+    output:
+        png=report(
+            f"{RES}/injection_scan/max_sic_vs_sb.png",
+            caption="../report/injection_scan.rst",
+            category="Injection scan",
+        ),
+        pdf=f"{RES}/injection_scan/max_sic_vs_sb.pdf",
+        csv=f"{RES}/injection_scan/max_sic_vs_sb.csv",
+        runs=f"{RES}/injection_scan/metrics_per_run.csv",
+    params:
+        cfg=cfg_json("run", "evaluation"),
+        out_dir=lambda w, output: os.path.dirname(output.csv),
+    log:
+        f"{RES}/injection_scan/injection_scan.log",
+    benchmark:
+        f"{RES}/injection_scan/injection_scan.benchmark.tsv"
+    localrule: True
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    shell:
+        "anode-cathode injection-scan --config {params.cfg:q} --metrics {input} "
+        "--out-dir {params.out_dir} > {log} 2>&1"

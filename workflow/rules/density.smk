@@ -1,0 +1,146 @@
+# Conditional flows p(x | mjj): sideband flow (CATHODE, ANODE), signal-region flows (ANODE),
+# CATHODE samples and the flow closure diagnostics. Flow training and sampling are GPU rules.
+
+
+rule train_flow:
+    input:
+        f"{RES}/{{inj}}/{{window}}/split.h5",
+    output:
+        model=f"{RES}/{{inj}}/{{window}}/flow_sb/model.pt",
+        losses=f"{RES}/{{inj}}/{{window}}/flow_sb/model.losses.csv",
+    params:
+        cfg=cfg_json("device", "features", "flow"),
+    log:
+        f"{RES}/{{inj}}/{{window}}/flow_sb/train.log",
+    benchmark:
+        f"{RES}/{{inj}}/{{window}}/flow_sb/train.benchmark.tsv"
+    conda:
+        CONDA_ENV
+    threads: config["threads"]["flow"]
+    resources:
+        mem_mb=8000,
+        runtime=120,
+        gpu=GPU,
+    shell:
+        "anode-cathode train-flow --config {params.cfg:q} --threads {threads} --split {input} "
+        "--region sb --out {output.model} > {log} 2>&1"
+
+
+rule flow_diagnostics:
+    input:
+        split=f"{RES}/{{inj}}/{{window}}/split.h5",
+        flow=f"{RES}/{{inj}}/{{window}}/flow_sb/model.pt",
+    output:
+        features=report(
+            f"{RES}/{{inj}}/{{window}}/flow_sb/diagnostics/features.png",
+            caption="../report/flow_features.rst",
+            category="Flow diagnostics",
+            subcategory="{window}",
+        ),
+        losses=report(
+            f"{RES}/{{inj}}/{{window}}/flow_sb/diagnostics/losses.png",
+            caption="../report/flow_losses.rst",
+            category="Flow diagnostics",
+            subcategory="{window}",
+        ),
+        closure=f"{RES}/{{inj}}/{{window}}/flow_sb/diagnostics/closure.json",
+    params:
+        cfg=cfg_json("device", "features", "flow", "diagnostics"),
+        out_dir=lambda w, output: os.path.dirname(output.closure),
+    log:
+        f"{RES}/{{inj}}/{{window}}/flow_sb/diagnostics/diagnostics.log",
+    benchmark:
+        f"{RES}/{{inj}}/{{window}}/flow_sb/diagnostics/diagnostics.benchmark.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=6000,
+        runtime=30,
+        gpu=GPU,
+    shell:
+        "anode-cathode flow-diagnostics --config {params.cfg:q} --threads {threads} "
+        "--split {input.split} --flow {input.flow} --out-dir {params.out_dir} > {log} 2>&1"
+
+
+rule sample_cathode:
+    input:
+        split=f"{RES}/{{inj}}/{{window}}/split.h5",
+        flow=f"{RES}/{{inj}}/{{window}}/flow_sb/model.pt",
+    output:
+        f"{RES}/{{inj}}/{{window}}/cathode/samples.h5",
+    params:
+        cfg=cfg_json("device", "features", "flow", "cathode"),
+    log:
+        f"{RES}/{{inj}}/{{window}}/cathode/samples.log",
+    benchmark:
+        f"{RES}/{{inj}}/{{window}}/cathode/samples.benchmark.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=6000,
+        runtime=30,
+        gpu=GPU,
+    shell:
+        "anode-cathode sample --config {params.cfg:q} --threads {threads} --split {input.split} "
+        "--flow {input.flow} --out {output} > {log} 2>&1"
+
+
+rule train_flow_inner:
+    input:
+        f"{RES}/{{inj}}/{{window}}/split.h5",
+    output:
+        model=f"{RES}/{{inj}}/{{window}}/flow_sr/seed{{seed}}/fold{{fold}}/model.pt",
+        losses=f"{RES}/{{inj}}/{{window}}/flow_sr/seed{{seed}}/fold{{fold}}/model.losses.csv",
+    wildcard_constraints:
+        seed=r"\d+",
+        fold=r"\d+",
+    params:
+        cfg=cfg_json("device", "features", "flow", "anode", "splits"),
+    log:
+        f"{RES}/{{inj}}/{{window}}/flow_sr/seed{{seed}}/fold{{fold}}/train.log",
+    benchmark:
+        f"{RES}/{{inj}}/{{window}}/flow_sr/seed{{seed}}/fold{{fold}}/train.benchmark.tsv"
+    conda:
+        CONDA_ENV
+    threads: config["threads"]["flow"]
+    resources:
+        mem_mb=6000,
+        runtime=120,
+        gpu=GPU,
+    shell:
+        "anode-cathode train-flow --config {params.cfg:q} --threads {threads} --split {input} "
+        "--region sr --seed {wildcards.seed} --fold {wildcards.fold} --out {output.model} "
+        "> {log} 2>&1"
+
+
+rule score_anode:
+    input:
+        split=f"{RES}/{{inj}}/{{window}}/split.h5",
+        flow_sb=f"{RES}/{{inj}}/{{window}}/flow_sb/model.pt",
+        flows_sr=lambda w: expand(
+            f"{RES}/{w.inj}/{w.window}/flow_sr/seed{w.seed}/fold{{fold}}/model.pt",
+            fold=range(config["splits"]["folds"]),
+        ),
+    output:
+        f"{RES}/{{inj}}/{{window}}/anode/density/seed{{seed}}/scores.h5",
+    wildcard_constraints:
+        seed=r"\d+",
+    params:
+        cfg=cfg_json("device", "features"),
+    log:
+        f"{RES}/{{inj}}/{{window}}/anode/density/seed{{seed}}/score.log",
+    benchmark:
+        f"{RES}/{{inj}}/{{window}}/anode/density/seed{{seed}}/score.benchmark.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=6000,
+        runtime=30,
+        gpu=GPU,
+    shell:
+        "anode-cathode score-anode --config {params.cfg:q} --threads {threads} "
+        "--split {input.split} --flow-sb {input.flow_sb} --flows-sr {input.flows_sr} "
+        "--seed {wildcards.seed} --out {output} > {log} 2>&1"
