@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -51,3 +53,8 @@ def toy_extra() -> pd.DataFrame:
     df = df[(df.mjj > 3.2) & (df.mjj < 3.8)].reset_index(drop=True)
     df["eid"] += 1_000_000
     return df
+
+
+def subprocess_env() -> dict[str, str]:
+    """Environment for subprocesses (snakemake, its jobs) with this interpreter's bin first."""
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}

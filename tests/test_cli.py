@@ -28,8 +28,17 @@ LHCO_CFG = json.dumps({"data": {"source": "lhco"}})
 
 
 def test_features_missing_file(tmp_path, capsys):
-    rc = main(["features", "--config", LHCO_CFG, "--events", str(tmp_path / "nope.h5"),
-               "--out", str(tmp_path / "f.h5")])
+    rc = main(
+        [
+            "features",
+            "--config",
+            LHCO_CFG,
+            "--events",
+            str(tmp_path / "nope.h5"),
+            "--out",
+            str(tmp_path / "f.h5"),
+        ]
+    )
     assert rc == 1
     err = capsys.readouterr().err
     assert "nope.h5" in err and "Traceback" not in err
@@ -38,8 +47,20 @@ def test_features_missing_file(tmp_path, capsys):
 
 def test_features_missing_column(tmp_path, capsys):
     events = _lhco(tmp_path / "e.h5", drop="tau2j1")
-    assert main(["features", "--config", LHCO_CFG, "--events", str(events),
-                 "--out", str(tmp_path / "f.h5")]) == 1
+    assert (
+        main(
+            [
+                "features",
+                "--config",
+                LHCO_CFG,
+                "--events",
+                str(events),
+                "--out",
+                str(tmp_path / "f.h5"),
+            ]
+        )
+        == 1
+    )
     err = capsys.readouterr().err
     assert "e.h5" in err and "tau2j1" in err
     assert not (tmp_path / "f.h5").exists()
@@ -47,8 +68,20 @@ def test_features_missing_column(tmp_path, capsys):
 
 def test_features_nan_input(tmp_path, capsys):
     events = _lhco(tmp_path / "e.h5", nan_col="pzj2")
-    assert main(["features", "--config", LHCO_CFG, "--events", str(events),
-                 "--out", str(tmp_path / "f.h5")]) == 1
+    assert (
+        main(
+            [
+                "features",
+                "--config",
+                LHCO_CFG,
+                "--events",
+                str(events),
+                "--out",
+                str(tmp_path / "f.h5"),
+            ]
+        )
+        == 1
+    )
     assert "pzj2" in capsys.readouterr().err
 
 
@@ -76,18 +109,45 @@ def test_empty_signal_region(tmp_path, capsys, toy_events, toy_extra):
     write_tables(dataset, {"data": data, "signal_pool": data.iloc[:0], "extra": toy_extra})
     cfg = json.dumps({"windows": {"sr": [20.0, 21.0]}})
     out = tmp_path / "s.h5"
-    assert main(["split", "--config", cfg, "--dataset", str(dataset), "--window", "sr20000-21000",
-                 "--out", str(out)]) == 1
+    assert (
+        main(
+            [
+                "split",
+                "--config",
+                cfg,
+                "--dataset",
+                str(dataset),
+                "--window",
+                "sr20000-21000",
+                "--out",
+                str(out),
+            ]
+        )
+        == 1
+    )
     assert "no data events in the signal region" in capsys.readouterr().err
     assert not out.exists()
 
 
 def test_unknown_window(tmp_path, capsys, toy_events, toy_extra):
     dataset = tmp_path / "d.h5"
-    write_tables(dataset, {"data": toy_events.assign(fold=0), "signal_pool": toy_events,
-                           "extra": toy_extra})
-    assert main(["split", "--dataset", str(dataset), "--window", "sr1-2",
-                 "--out", str(tmp_path / "s.h5")]) == 1
+    write_tables(
+        dataset, {"data": toy_events.assign(fold=0), "signal_pool": toy_events, "extra": toy_extra}
+    )
+    assert (
+        main(
+            [
+                "split",
+                "--dataset",
+                str(dataset),
+                "--window",
+                "sr1-2",
+                "--out",
+                str(tmp_path / "s.h5"),
+            ]
+        )
+        == 1
+    )
     assert "sr3300-3700" in capsys.readouterr().err
 
 
@@ -98,8 +158,20 @@ def test_download_offline_is_a_clear_error(tmp_path, capsys):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     dest = tmp_path / "events.h5"
-    assert main(["download", "--url", f"http://127.0.0.1:{port}/events.h5", "--dest", str(dest),
-                 "--timeout", "5"]) == 1
+    assert (
+        main(
+            [
+                "download",
+                "--url",
+                f"http://127.0.0.1:{port}/events.h5",
+                "--dest",
+                str(dest),
+                "--timeout",
+                "5",
+            ]
+        )
+        == 1
+    )
     err = capsys.readouterr().err
     assert "cannot download" in err and str(dest) in err
     assert not dest.exists()

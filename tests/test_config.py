@@ -43,7 +43,9 @@ def test_snakemake_validate_agrees_with_package():
     assert cfg == load_config(raw)
 
 
-@pytest.mark.parametrize("name", ["default.yaml", "tiny.yaml", "lhco.yaml", "root_example.yaml"])
+@pytest.mark.parametrize(
+    "name", ["default.yaml", "tiny.yaml", "lhco.yaml", "root_example.yaml", "scan.yaml"]
+)
 def test_shipped_configs_are_valid(name):
     load_config(REPO / "configs" / name)
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from conftest import subprocess_env
 
 REPO = Path(__file__).resolve().parents[1]
 CI = REPO / ".ci" / "slurm"
@@ -44,10 +45,6 @@ CONFIG = {
     },
     "diagnostics": {"max_events": 10_000},
 }
-
-
-def _env() -> dict[str, str]:
-    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
 
 
 def _snakemake_cmd(workdir: Path, *args: str) -> list[str]:
@@ -138,7 +135,7 @@ def test_workflow_on_slurm_matches_local_and_resumes(slurm_cluster, tmp_path):
             stdout=log_file,
             stderr=subprocess.STDOUT,
             text=True,
-            env=_env(),
+            env=subprocess_env(),
         )
         try:
             killed = _kill_first("train_flow")
@@ -158,7 +155,7 @@ def test_workflow_on_slurm_matches_local_and_resumes(slurm_cluster, tmp_path):
 
     # 2. the same command again resumes: finished outputs are kept, the rest is computed
     second = subprocess.run(
-        _slurm_cmd(slurm_dir), capture_output=True, text=True, env=_env(), timeout=1200
+        _slurm_cmd(slurm_dir), capture_output=True, text=True, env=subprocess_env(), timeout=1200
     )
     assert second.returncode == 0, (second.stdout + second.stderr)[-4000:]
     done_after = _outputs(slurm_dir)
@@ -171,7 +168,7 @@ def test_workflow_on_slurm_matches_local_and_resumes(slurm_cluster, tmp_path):
         _snakemake_cmd(local_dir, "--cores", "2"),
         capture_output=True,
         text=True,
-        env=_env(),
+        env=subprocess_env(),
         timeout=1200,
     )
     assert local.returncode == 0, (local.stdout + local.stderr)[-4000:]

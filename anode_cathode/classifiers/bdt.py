@@ -19,6 +19,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from anode_cathode.classifiers.ensemble import (
+    ProbabilityMixin,
     balanced_sample_weight,
     check_features,
     check_sample_weight,
@@ -45,7 +46,7 @@ def _openmp_threads(n_threads: int | None) -> Iterator[None]:
         yield
 
 
-class BDTClassifier(ClassifierMixin, BaseEstimator):
+class BDTClassifier(ProbabilityMixin, ClassifierMixin, BaseEstimator):
     """Mean of ``n_models`` boosted-tree classifiers with different seeds and validation splits.
 
     Parameters
@@ -213,13 +214,3 @@ class BDTClassifier(ClassifierMixin, BaseEstimator):
             for model in self.estimators_:
                 out += model.predict_proba(X)[:, 1]
         return out / len(self.estimators_)
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """Class probabilities, shape ``(N, 2)``, columns in the order of ``classes_``."""
-        p = self.decision_function(X)
-        return np.column_stack([1.0 - p, p])
-
-    def predict(self, X: Any) -> np.ndarray:
-        """Class label with the higher ensemble probability."""
-        positive = self.decision_function(X) > 0.5  # checks fitted state before classes_
-        return self.classes_[positive.astype(np.intp)]

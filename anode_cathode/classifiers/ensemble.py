@@ -19,6 +19,7 @@ from sklearn.utils import check_array
 from sklearn.utils.multiclass import check_classification_targets
 
 __all__ = [
+    "ProbabilityMixin",
     "TopKSnapshots",
     "balanced_sample_weight",
     "check_features",
@@ -223,3 +224,18 @@ def balanced_sample_weight(y: Any, sample_weight: Any = None) -> np.ndarray:
         empty = classes[totals <= 0].tolist()
         raise ValueError(f"class(es) {empty} have zero total sample weight")
     return w * (y.shape[0] / (classes.size * totals))[inverse]
+
+
+class ProbabilityMixin:
+    """``predict_proba``/``predict`` of a binary classifier from its ``decision_function``
+    (the ensemble-mean probability of class 1)."""
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, shape ``(N, 2)``, columns in the order of ``classes_``."""
+        p = self.decision_function(X)
+        return np.column_stack([1.0 - p, p])
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Class label with the higher ensemble probability."""
+        positive = self.decision_function(X) > 0.5  # checks fitted state before classes_
+        return self.classes_[positive.astype(np.intp)]

@@ -23,6 +23,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from anode_cathode.classifiers.ensemble import (
+    ProbabilityMixin,
     TopKSnapshots,
     balanced_sample_weight,
     check_features,
@@ -82,7 +83,7 @@ def _adam(params: Any, lr: float, weight_decay: float) -> torch.optim.Optimizer:
         return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
 
 
-class MLPClassifier(ClassifierMixin, BaseEstimator):
+class MLPClassifier(ProbabilityMixin, ClassifierMixin, BaseEstimator):
     """Binary MLP classifier predicting with the mean of its best epochs.
 
     Parameters
@@ -367,16 +368,6 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                 for s in range(0, X.shape[0], _CHUNK):
                     out[s : s + _CHUNK] += torch.sigmoid(net(Xt[s : s + _CHUNK]).squeeze(1))
             return (out / len(self.snapshots_)).cpu().numpy()
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """Class probabilities, shape ``(N, 2)``, columns in the order of ``classes_``."""
-        p = self.decision_function(X)
-        return np.column_stack([1.0 - p, p])
-
-    def predict(self, X: Any) -> np.ndarray:
-        """Class label with the higher ensemble probability."""
-        positive = self.decision_function(X) > 0.5  # checks fitted state before classes_
-        return self.classes_[positive.astype(np.intp)]
 
     # ------------------------------------------------------------- persistence
     def save(self, path: str | os.PathLike) -> None:

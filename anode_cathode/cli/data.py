@@ -13,22 +13,28 @@ from anode_cathode.data.regions import windows_from_config
 log = logging.getLogger(__name__)
 
 
-def cmd_generate(args: argparse.Namespace) -> None:
+def _generate(cfg: dict):
+    """Built-in events and extra background as configured in ``data.builtin``."""
     from anode_cathode.data.generate import (
         GeneratorParams,
         generate_events,
         generate_extra_background,
     )
-    from anode_cathode.data.lhco import write_lhco
 
-    cfg = get_config(args)
     b = cfg["data"]["builtin"]
     params = GeneratorParams.from_dict(b["params"])
     events = generate_events(b["n_background"], b["n_signal"], b["seed"], params)
-    write_lhco(events, args.events)
     extra = generate_extra_background(
         b["n_extra_background"], b["seed"], tuple(b["extra_mjj_range"]), params
     )
+    return events, extra
+
+
+def cmd_generate(args: argparse.Namespace) -> None:
+    from anode_cathode.data.lhco import write_lhco
+
+    events, extra = _generate(get_config(args))
+    write_lhco(events, args.events)
     write_lhco(extra, args.extra)
     log.info(
         "wrote %d events to %s and %d extra background events to %s",
@@ -41,20 +47,9 @@ def cmd_generate(args: argparse.Namespace) -> None:
 
 def cmd_example_ntuples(args: argparse.Namespace) -> None:
     from anode_cathode.data.example_ntuples import write_example_ntuples
-    from anode_cathode.data.generate import (
-        GeneratorParams,
-        generate_events,
-        generate_extra_background,
-    )
 
-    cfg = get_config(args)
-    b = cfg["data"]["builtin"]
-    params = GeneratorParams.from_dict(b["params"])
-    events = generate_events(b["n_background"], b["n_signal"], b["seed"], params)
+    events, extra = _generate(get_config(args))
     write_example_ntuples(events, args.out_dir, n_files=args.n_files, prefix="events")
-    extra = generate_extra_background(
-        b["n_extra_background"], b["seed"], tuple(b["extra_mjj_range"]), params
-    )
     write_example_ntuples(extra, args.out_dir, n_files=1, prefix="extra")
 
 

@@ -162,7 +162,7 @@ def cmd_score_anode(args: argparse.Namespace) -> None:
     window = _window(args.split)
     tables = read_tables(args.split)
     flows = [ConditionalFlow.load(p) for p in [args.flow_sb, *args.flows_sr]]
-    scores = score_tables(flows[0], flows[1:], tables, flow_inputs(cfg))
+    scores = score_tables(flows[0], flows[1:], tables, flow_inputs(cfg), window)
     write_tables(
         args.out,
         scores,

@@ -63,11 +63,12 @@ def plot_sic(bands, title: str, path: str | os.PathLike, note: str = "") -> None
     ax.set_xlabel(r"Signal efficiency $\epsilon_S$")
     ax.set_ylabel(r"SIC = $\epsilon_S/\sqrt{\epsilon_B}$")
     ax.set_xlim(0, 1)
-    ax.set_ylim(bottom=0)
+    top = max((np.nanmax(b["sic_hi"]) for b in bands.values()), default=1.0)
+    ax.set_ylim(0, 1.55 * top)  # room for the legend above the curves
     ax.set_title(title, fontsize=14)
     if note:
-        ax.text(0.98, 0.97, note, transform=ax.transAxes, ha="right", va="top", fontsize=11)
-    ax.legend(fontsize=10, loc="upper right", bbox_to_anchor=(1.0, 0.9))
+        ax.text(0.02, 0.97, note, transform=ax.transAxes, ha="left", va="top", fontsize=11)
+    ax.legend(fontsize=9, loc="upper right", ncol=2)
     save_figure(fig, path)
 
 

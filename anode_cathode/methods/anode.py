@@ -57,9 +57,19 @@ def density_ratio(flow_sr: Any, flow_sb: Any, X: np.ndarray, m: np.ndarray) -> n
 
 
 def score_tables(
-    flow_sb: Any, flows_sr: Sequence[Any], tables: dict[str, pd.DataFrame], features: Sequence[str]
+    flow_sb: Any,
+    flows_sr: Sequence[Any],
+    tables: dict[str, pd.DataFrame],
+    features: Sequence[str],
+    window: Window,
 ) -> dict[str, pd.DataFrame]:
-    """Test scores (mean over the fold flows) and out-of-fold data scores when k >= 2."""
+    """Test scores (mean over the fold flows) and out-of-fold data scores when k >= 2.
+
+    Test events are scored at their own mass. The SR flow only knows SR masses, so for the
+    spectrum-wide score cut of the bump hunt every data event is scored at the SR centre: like
+    the CATHODE and CWoLa classifiers, the data score is then a function of the features alone,
+    with no step at the SR edges (which would sculpt the spectrum).
+    """
     cols = [c for c in features if c != "mjj"]
     test, data = tables["test"], tables["data"]
     x_test, m_test = test[cols].to_numpy(), test["mjj"].to_numpy()
@@ -72,11 +82,10 @@ def score_tables(
     if len(flows_sr) > 1:
         fold = data["fold"].to_numpy()
         score = np.empty(len(data))
+        m_eval = np.full(len(data), window.center)
         for f, flow in enumerate(flows_sr):
             sel = fold == f
-            score[sel] = density_ratio(
-                flow, flow_sb, data.loc[sel, cols].to_numpy(), data.loc[sel, "mjj"].to_numpy()
-            )
+            score[sel] = density_ratio(flow, flow_sb, data.loc[sel, cols].to_numpy(), m_eval[sel])
         out["data"] = pd.DataFrame(
             {
                 "score": score,

@@ -1,0 +1,165 @@
+"""Methods: training sets, k-fold scoring without leakage, CATHODE samples, ANODE ratios."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from anode_cathode.data.regions import Window
+from anode_cathode.methods import cathode, cwola, fit_and_score, idealized, supervised
+from anode_cathode.methods.anode import density_ratio, score_tables
+
+SR = Window(3.3, 3.7, strip=0.2)
+FEATURES = ["mj1", "delta_mj", "tau21j1", "tau21j2"]
+
+
+def _tables(toy_events, toy_extra, folds=3, seed=0):
+    rng = np.random.default_rng(seed)
+    data = toy_events[toy_events.label == 0].copy()
+    data = pd.concat([data, toy_events[toy_events.label == 1].iloc[:200]], ignore_index=True)
+    data["fold"] = rng.integers(0, folds, len(data))
+    sig = toy_events[(toy_events.label == 1) & SR.in_sr(toy_events.mjj.to_numpy())].iloc[200:]
+    half = len(toy_extra) // 2
+    test = pd.concat([toy_extra.iloc[:half], sig.iloc[: len(sig) // 2]], ignore_index=True)
+    return {
+        "data": data,
+        "extra_train": toy_extra.iloc[half:].reset_index(drop=True),
+        "signal_train": sig.iloc[len(sig) // 2 :].reset_index(drop=True),
+        "test": test,
+    }
+
+
+class Spy:
+    """Records the event ids it trained on; scores = event id so the scorer is traceable."""
+
+    trained: ClassVar[list[set[float]]] = []
+
+    def __init__(self, seed):
+        self.seed = seed
+
+    def fit(self, X, y, sample_weight=None):
+        self.ids = set(X[:, 0])
+        Spy.trained.append(self.ids)
+        self.n = len(Spy.trained) - 1
+        return self
+
+    def predict_proba(self, X):
+        # score = index of the model, so the test can tell which model scored an event
+        p = np.full(len(X), self.n / 100)
+        return np.c_[1 - p, p]
+
+
+def test_kfold_data_scores_come_from_models_that_never_saw_the_event(toy_events, toy_extra):
+    tables = _tables(toy_events, toy_extra, folds=3)
+    Spy.trained = []
+    out, info = fit_and_score("idealized", tables, SR, ["eid", "mj1"], Spy, folds=3, seed=0)
+    assert len(Spy.trained) == 3 and len(info["models"]) == 3
+    data = out["data"]
+    eid = tables["data"]["eid"].to_numpy()
+    for f in range(3):
+        model = round(data.loc[data.fold == f, "score"].iloc[0] * 100)
+        assert (data.loc[data.fold == f, "score"] == model / 100).all()
+        scored_ids = set(eid[tables["data"]["fold"].to_numpy() == f])
+        assert not scored_ids & Spy.trained[model]  # the scorer never trained on its events
+    # the test set is scored by the mean of all fold models, none of which saw it
+    assert not set(tables["test"]["eid"]) & set().union(*Spy.trained)
+    assert out["test"]["score"].iloc[0] == pytest.approx(np.mean([0, 1, 2]) / 100)
+
+
+def test_single_fold_gives_no_data_scores_for_data_trained_methods(toy_events, toy_extra):
+    tables = _tables(toy_events, toy_extra, folds=1)
+    tables["data"]["fold"] = 0
+    Spy.trained = []
+    out, _ = fit_and_score("cwola", tables, SR, ["eid", "mj1"], Spy, folds=1, seed=0)
+    assert "data" not in out and len(out["test"]) == len(tables["test"])
+    out, _ = fit_and_score("supervised", tables, SR, ["eid", "mj1"], Spy, folds=1, seed=0)
+    assert "data" in out  # trained on simulation only: every data event can be scored
+
+
+def test_training_sets(toy_events, toy_extra):
+    tables = _tables(toy_events, toy_extra)
+    keep = np.ones(len(tables["data"]), bool)
+    X, y, w = supervised.training_set(tables, SR, FEATURES, keep)
+    assert y.sum() == len(tables["signal_train"]) and w is None
+    assert X.shape == (len(y), len(FEATURES))
+    _X, y, w = idealized.training_set(tables, SR, FEATURES, keep)
+    assert y.sum() == SR.in_sr(tables["data"]["mjj"].to_numpy()).sum()
+    assert (1 - y).sum() == len(tables["extra_train"])
+    _X, y, w = cwola.training_set(tables, SR, FEATURES, keep)
+    mjj = tables["data"]["mjj"].to_numpy()
+    lower, upper = SR.in_lower_strip(mjj).sum(), SR.in_upper_strip(mjj).sum()
+    assert (1 - y).sum() == lower + upper
+    sb_w = w[y == 0]
+    # both strips carry half of the sideband weight
+    assert sb_w[:lower].sum() == pytest.approx(sb_w[lower:].sum())
+    assert sb_w.sum() == pytest.approx(lower + upper)
+
+
+def test_cwola_empty_strip_is_a_clear_error(toy_events, toy_extra):
+    tables = _tables(toy_events, toy_extra)
+    tables["data"] = tables["data"][tables["data"].mjj >= 3.3]
+    with pytest.raises(ValueError, match="strip"):
+        cwola.training_set(tables, SR, FEATURES, np.ones(len(tables["data"]), bool))
+
+
+class GaussFlow:
+    """Stand-in flow: independent Gaussians, mean shifted by m; exact log density."""
+
+    def __init__(self, shift=0.0, lo=-np.inf, hi=np.inf):
+        self.shift, self.lo, self.hi = shift, lo, hi
+
+    def log_prob(self, X, m):
+        lp = -0.5 * ((X - self.shift - m[:, None]) ** 2).sum(1) - X.shape[1] * 0.5 * np.log(
+            2 * np.pi
+        )
+        inside = ((X > self.lo) & (X < self.hi)).all(1)
+        return np.where(inside, lp, -np.inf)
+
+    def sample(self, m, random_state=None):
+        from sklearn.utils import check_random_state
+
+        rng = check_random_state(random_state)
+        return m[:, None] + self.shift + rng.standard_normal((len(m), 4))
+
+
+def test_anode_ratio_and_support_handling():
+    X = np.array([[0.0, 0.0], [3.0, 3.0], [9.0, 9.0]])
+    m = np.zeros(3)
+    sr, sb = GaussFlow(shift=1.0), GaussFlow(hi=5.0)
+    score = density_ratio(sr, sb, X, m)
+    assert np.isfinite(score).all()
+    assert score[1] > score[0]  # closer to the SR density
+    assert score[2] == score.max()  # outside the SB support: most anomalous
+    sr_small = GaussFlow(hi=2.0)
+    score = density_ratio(sr_small, GaussFlow(), X, m)
+    assert score[1] == score.min() and score[2] == score.min()  # outside the SR support
+
+
+def test_anode_scores_data_out_of_fold(toy_events, toy_extra):
+    tables = _tables(toy_events, toy_extra, folds=2)
+    flows = [GaussFlow(shift=0.1), GaussFlow(shift=0.2)]
+    out = score_tables(GaussFlow(), flows, tables, FEATURES, SR)
+    assert len(out["data"]) == len(tables["data"]) and np.isfinite(out["data"]["score"]).all()
+    # fold-f events scored with flow f, all at the SR centre (a function of x alone)
+    d = tables["data"]
+    sel = (d.fold == 1).to_numpy()
+    m = np.full(sel.sum(), 3.5)
+    expected = density_ratio(flows[1], GaussFlow(), d.loc[sel, FEATURES].to_numpy(), m)
+    np.testing.assert_allclose(out["data"]["score"].to_numpy()[sel], expected)
+
+
+def test_cathode_samples_follow_the_sr_masses(toy_events):
+    data = toy_events[toy_events.label == 0]
+    samples = cathode.draw_samples(
+        GaussFlow(), data, SR, FEATURES, oversampling=3, bandwidth=0.01, seed=1
+    )
+    n_sr = SR.in_sr(data.mjj.to_numpy()).sum()
+    assert len(samples) == 3 * n_sr
+    assert SR.in_sr(samples.mjj.to_numpy()).all()
+    assert list(samples.columns) == ["mjj", *FEATURES]
+    tables = {"data": data.assign(fold=0), "samples": samples}
+    _X, y, _ = cathode.training_set(tables, SR, FEATURES, np.ones(len(data), bool))
+    assert (1 - y).sum() == len(samples) and y.sum() == n_sr
