@@ -122,7 +122,7 @@ def cmd_bumphunt_scan(args: argparse.Namespace) -> None:
     cfg = get_config(args)
     bh = cfg["bumphunt"]
     out = Path(args.out_dir)
-    rows, all_p = [], []
+    rows, all_p, uncut = [], [], {}
     for (method, clf), items in sorted(_load(args.inputs).items()):
         results = [CutResult.from_dict(r) for d in items for r in d["results"]]
         failed = [(d["window"], e) for d in items for e in d["errors"]]
@@ -176,14 +176,18 @@ def cmd_bumphunt_scan(args: argparse.Namespace) -> None:
                     }
                 )
             rows.append(row)
-            all_p += [r.p_signed for r in cut]
+            if eff >= 1.0:  # the uncut spectrum is the same for every method: count it once
+                uncut.update({r.window.name: r.p_signed for r in cut})
+            else:
+                all_p += [r.p_signed for r in cut]
         plot_local_z(results, out / f"local_z_{method}_{clf}.png", method=method, global_p=global_p)
         plot_sculpting(results, out / f"sculpting_{method}_{clf}.png", title=f"{method} ({clf})")
     table = pd.DataFrame(rows)
     with atomic_path(out / "pvalues.csv") as tmp:
         table.to_csv(tmp, index=False, float_format="%.6g")
     ks = plot_pvalue_uniformity(
-        all_p, out / "pvalue_uniformity.png", label=f"{args.inj}: all methods, windows and cuts"
+        all_p + list(uncut.values()), out / "pvalue_uniformity.png",
+        label=f"{args.inj}: all methods, windows and cuts"
     )
     text = pvalue_markdown(table, cfg["run"], args.inj, ks)
     with atomic_path(out / "pvalues.md") as tmp:
