@@ -25,7 +25,7 @@ from anode_cathode.density import (
     scale_learning_rate,
     train_density,
 )
-from anode_cathode.density.flow import MaskedMLP
+from anode_cathode.density.made import MaskedMLP
 from anode_cathode.density.train import mean_nll
 
 TINY = {"n_blocks": 3, "hidden_features": 16, "batch_size": 128, "learning_rate": 3e-3}

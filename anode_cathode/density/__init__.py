@@ -11,8 +11,9 @@ References: CATHODE, arXiv:2109.00546; ANODE, arXiv:2001.04990.
 
 from __future__ import annotations
 
-from anode_cathode.density.flow import TRANSFORMS, ConditionalFlow, build_flow
+from anode_cathode.density.flow import ConditionalFlow
 from anode_cathode.density.kde import MassKDE
+from anode_cathode.density.made import TRANSFORMS, MaskedMLP, build_flow
 from anode_cathode.density.preprocessing import LogitPreprocessor
 from anode_cathode.density.train import (
     TrainResult,
@@ -25,6 +26,7 @@ __all__ = [
     "TRANSFORMS",
     "ConditionalFlow",
     "LogitPreprocessor",
+    "MaskedMLP",
     "MassKDE",
     "TrainResult",
     "build_flow",
