@@ -27,18 +27,12 @@ def _lhco(path, n=200, drop=None, nan_col=None):
 LHCO_CFG = json.dumps({"data": {"source": "lhco"}})
 
 
+def _features(events, out) -> int:
+    return main(["features", "--config", LHCO_CFG, "--events", str(events), "--out", str(out)])
+
+
 def test_features_missing_file(tmp_path, capsys):
-    rc = main(
-        [
-            "features",
-            "--config",
-            LHCO_CFG,
-            "--events",
-            str(tmp_path / "nope.h5"),
-            "--out",
-            str(tmp_path / "f.h5"),
-        ]
-    )
+    rc = _features(str(tmp_path / "nope.h5"), str(tmp_path / "f.h5"))
     assert rc == 1
     err = capsys.readouterr().err
     assert "nope.h5" in err and "Traceback" not in err
@@ -47,20 +41,7 @@ def test_features_missing_file(tmp_path, capsys):
 
 def test_features_missing_column(tmp_path, capsys):
     events = _lhco(tmp_path / "e.h5", drop="tau2j1")
-    assert (
-        main(
-            [
-                "features",
-                "--config",
-                LHCO_CFG,
-                "--events",
-                str(events),
-                "--out",
-                str(tmp_path / "f.h5"),
-            ]
-        )
-        == 1
-    )
+    assert _features(str(events), str(tmp_path / "f.h5")) == 1
     err = capsys.readouterr().err
     assert "e.h5" in err and "tau2j1" in err
     assert not (tmp_path / "f.h5").exists()
@@ -68,30 +49,17 @@ def test_features_missing_column(tmp_path, capsys):
 
 def test_features_nan_input(tmp_path, capsys):
     events = _lhco(tmp_path / "e.h5", nan_col="pzj2")
-    assert (
-        main(
-            [
-                "features",
-                "--config",
-                LHCO_CFG,
-                "--events",
-                str(events),
-                "--out",
-                str(tmp_path / "f.h5"),
-            ]
-        )
-        == 1
-    )
+    assert _features(str(events), str(tmp_path / "f.h5")) == 1
     assert "pzj2" in capsys.readouterr().err
 
 
 def test_failed_step_keeps_the_earlier_output(tmp_path):
     out = tmp_path / "f.h5"
     good = _lhco(tmp_path / "good.h5")
-    assert main(["features", "--config", LHCO_CFG, "--events", str(good), "--out", str(out)]) == 0
+    assert _features(str(good), str(out)) == 0
     before = read_tables(out)["events"]
     bad = _lhco(tmp_path / "bad.h5", drop="mj2")
-    assert main(["features", "--config", LHCO_CFG, "--events", str(bad), "--out", str(out)]) == 1
+    assert _features(str(bad), str(out)) == 1
     pd.testing.assert_frame_equal(read_tables(out)["events"], before)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.h5", "f.h5", "good.h5"]
 
