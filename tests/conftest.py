@@ -58,3 +58,20 @@ def toy_extra() -> pd.DataFrame:
 def subprocess_env() -> dict[str, str]:
     """Environment for subprocesses (snakemake, its jobs) with this interpreter's bin first."""
     return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+
+
+def snakemake_cmd(workdir: Path, *args: str) -> list[str]:
+    """This repository's workflow run in ``workdir`` with ``workdir/config.yaml``."""
+    repo = Path(__file__).resolve().parents[1]
+    return [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(repo / "Snakefile"),
+        "-d",
+        str(workdir),
+        "--configfile",
+        str(workdir / "config.yaml"),
+        *args,
+    ]

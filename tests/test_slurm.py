@@ -12,14 +12,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
-from conftest import subprocess_env
+from conftest import snakemake_cmd, subprocess_env
 
 REPO = Path(__file__).resolve().parents[1]
 CI = REPO / ".ci" / "slurm"
@@ -47,23 +46,8 @@ CONFIG = {
 }
 
 
-def _snakemake_cmd(workdir: Path, *args: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(REPO / "Snakefile"),
-        "-d",
-        str(workdir),
-        "--configfile",
-        str(workdir / "config.yaml"),
-        *args,
-    ]
-
-
 def _slurm_cmd(workdir: Path, *args: str) -> list[str]:
-    return _snakemake_cmd(
+    return snakemake_cmd(
         workdir,
         "--workflow-profile",
         str(REPO / "workflow/profiles/slurm"),
@@ -165,7 +149,7 @@ def test_workflow_on_slurm_matches_local_and_resumes(slurm_cluster, tmp_path):
 
     # 3. same results as a local run of the same config
     local = subprocess.run(
-        _snakemake_cmd(local_dir, "--cores", "2"),
+        snakemake_cmd(local_dir, "--cores", "2"),
         capture_output=True,
         text=True,
         env=subprocess_env(),

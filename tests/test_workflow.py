@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import http.server
 import subprocess
-import sys
 import threading
 from functools import partial
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import subprocess_env
+from conftest import snakemake_cmd, subprocess_env
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -45,20 +44,7 @@ def snakemake(workdir: Path, cfg: dict, *args: str, check: bool = True):
     cfg_path = workdir / "config.yaml"
     cfg_path.write_text(yaml.safe_dump(cfg))
     env = subprocess_env()
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(REPO / "Snakefile"),
-        "-d",
-        str(workdir),
-        "--configfile",
-        str(cfg_path),
-        "--cores",
-        "2",
-        *args,
-    ]
+    cmd = snakemake_cmd(workdir, "--cores", "2", *args)
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
     if check and proc.returncode != 0:
         logs = "\n".join(p.read_text()[-2000:] for p in workdir.rglob("*.log"))
