@@ -18,10 +18,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from scipy.optimize import minimize
-from scipy.special import xlogy
-from scipy.stats import chi2
 
+from anode_cathode.bumphunt.functions import fit_dijet
 from anode_cathode.data.features import compute_features
 from anode_cathode.data.generate import generate_events
 
@@ -58,38 +56,13 @@ def plot_mjj(bkg: pd.DataFrame, sig: pd.DataFrame, out: Path) -> None:
     plt.close(fig)
 
 
-def fit_dijet(edges: np.ndarray, n: np.ndarray, n_params: int) -> tuple[np.ndarray, float]:
-    """Binned Poisson ML fit of the dijet function (integrated over bins): expected, gof p.
-
-    f(x) = p0 (1 - x)^p1 / x^(p2 + p3 ln x), x = mjj / 13 TeV, written with u = ln(x / x̄)
-    (same family, less correlated parameters); p0 is profiled, p3 = 0 for 3 parameters.
-    """
-    nodes, weights = np.polynomial.legendre.leggauss(5)
-    half = 0.5 * np.diff(edges)[:, None]
-    x = ((0.5 * (edges[1:] + edges[:-1]))[:, None] + half * nodes) / 13.0
-    u, ln1mx = np.log(x / x.mean()), np.log1p(-x)
-
-    def expected(theta: np.ndarray) -> np.ndarray:
-        lnf = theta[0] * ln1mx - theta[1] * u - (theta[2] if n_params == 4 else 0.0) * u**2
-        mu = (np.exp(lnf - lnf.max()) * half) @ weights
-        return n.sum() * mu / mu.sum()
-
-    def deviance(theta: np.ndarray) -> float:
-        mu = expected(theta)
-        return 2.0 * float(np.sum(mu - n + xlogy(n, n / mu)))
-
-    res = minimize(deviance, np.array([10.0, 5.0, 0.0][: n_params - 1]), method="Nelder-Mead",
-                   options={"xatol": 1e-7, "fatol": 1e-7})  # fmt: skip
-    res = minimize(deviance, res.x, method="BFGS")
-    return expected(res.x), float(chi2.sf(res.fun, n.size - n_params))
-
-
 def plot_fit(bkg: pd.DataFrame, out: Path, lo: float = 3.0, hi: float = 7.0) -> None:
     """Background m_JJ in 100 GeV bins, 4-parameter dijet fit from ``lo`` and its pulls."""
     edges = np.round(np.arange(2.0, 8.0001, 0.1), 6)
     n = np.histogram(bkg["mjj"], edges)[0].astype(float)
     sel = (edges[:-1] >= lo - 1e-9) & (edges[1:] <= hi + 1e-9)
-    mu, pvalue = fit_dijet(edges[np.r_[sel, False] | np.r_[False, sel]], n[sel], 4)
+    fit = fit_dijet(edges, n, sel, 4)  # the bump hunt's fit, on the bins from lo to hi
+    mu, pvalue = fit.expected[sel], fit.gof_pvalue
     mid = 0.5 * (edges[1:] + edges[:-1])
     fig, (ax, axp) = plt.subplots(2, 1, figsize=(5.5, 4.6), sharex=True,
                                   gridspec_kw={"height_ratios": (3, 1.3)})  # fmt: skip
