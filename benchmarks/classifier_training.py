@@ -9,11 +9,9 @@ on a separate 20 % sized set; BDT members are timed on ``--bdt-rows`` rows with 
 from __future__ import annotations
 
 import argparse
-import time
-from collections.abc import Callable
-from typing import Any
 
 import numpy as np
+from timing import best_of  # benchmarks/timing.py, beside this script
 
 from anode_cathode.classifiers import BDTClassifier, MLPClassifier
 from anode_cathode.device import set_threads
@@ -27,16 +25,6 @@ def synthetic(n: int, d: int, seed: int, frac: float = 0.3) -> tuple[np.ndarray,
     y = (rng.random(n) < frac).astype(np.int64)
     X = rng.normal(size=(n, d)).astype(np.float32) + 0.5 * y[:, None]
     return X, y
-
-
-def best_time(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    """Minimum wall time of ``repeat`` calls of ``fn`` and the last result."""
-    best, out = np.inf, None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, out
 
 
 def bench_mlp(args: argparse.Namespace) -> None:
@@ -54,7 +42,7 @@ def bench_mlp(args: argparse.Namespace) -> None:
             n_threads=args.threads,
             random_state=0,
         )
-        seconds, model = best_time(
+        seconds, model = best_of(
             lambda clf=clf: clf.fit(X, y, X_val=X_val, y_val=y_val), args.repeat
         )
         per_epoch = seconds / args.epochs
@@ -62,7 +50,7 @@ def bench_mlp(args: argparse.Namespace) -> None:
     X_inf, _ = synthetic(args.inference_rows, args.features, 2)
     for k in (1, 10):  # one network and the default 10-epoch ensemble
         model.snapshots_ = [model.snapshots_[0]] * k
-        seconds, _ = best_time(lambda: model.decision_function(X_inf), args.repeat)
+        seconds, _ = best_of(lambda: model.decision_function(X_inf), args.repeat)
         print(
             f"inference, {k:2d} snapshot(s), {args.inference_rows} rows: {seconds:6.2f} s "
             f"({args.inference_rows / seconds:,.0f} rows/s)"
@@ -76,10 +64,10 @@ def bench_bdt(args: argparse.Namespace) -> None:
     print(f"{'backend':>8} {'fit s':>7} {'rounds':>6} {'train rows/s':>13} {'infer rows/s':>13}")
     for backend in args.backends:
         clf = BDTClassifier(backend, n_models=1, n_threads=args.threads, random_state=0)
-        fit_s, _ = best_time(lambda clf=clf: clf.fit(X, y), args.repeat)
+        fit_s, _ = best_of(lambda clf=clf: clf.fit(X, y), args.repeat)
         member = clf.estimators_[0]
         rounds = member.n_iter_ if backend == "hgb" else member.best_iteration + 1
-        inf_s, _ = best_time(lambda clf=clf: clf.decision_function(X_inf), args.repeat)
+        inf_s, _ = best_of(lambda clf=clf: clf.decision_function(X_inf), args.repeat)
         print(
             f"{backend:>8} {fit_s:7.2f} {rounds:6d} {args.bdt_rows / fit_s:13,.0f} "
             f"{args.inference_rows / inf_s:13,.0f}"

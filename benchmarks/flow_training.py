@@ -25,11 +25,10 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 import torch
+from timing import best_of  # benchmarks/timing.py, beside this script
 
 from anode_cathode.data.features import BASE_FEATURES, compute_features
 from anode_cathode.data.generate import generate_background
@@ -67,16 +66,6 @@ def sideband_data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray
     if len(sb) < n:
         raise RuntimeError(f"generated only {len(sb)} sideband events for {n} requested")
     return sb[list(BASE_FEATURES)].to_numpy(), sb["mjj"].to_numpy(), table["mjj"][sr].to_numpy()
-
-
-def best_of(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    """Minimum wall time of ``repeat`` calls and the last result."""
-    best, out = np.inf, None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, out
 
 
 def make_flow(args: argparse.Namespace, batch_size: int, epochs: int) -> ConditionalFlow:
