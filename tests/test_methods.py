@@ -10,7 +10,7 @@ import pytest
 
 from anode_cathode.data.regions import Window
 from anode_cathode.methods import cathode, cwola, fit_and_score, idealized, supervised
-from anode_cathode.methods.anode import density_ratio, score_tables
+from anode_cathode.methods.anode import density_ratio, flow_training_data, score_tables
 
 SR = Window(3.3, 3.7, strip=0.2)
 FEATURES = ["mj1", "delta_mj", "tau21j1", "tau21j2"]
@@ -140,15 +140,62 @@ def test_anode_ratio_and_support_handling():
 
 def test_anode_scores_data_out_of_fold(toy_events, toy_extra):
     tables = _tables(toy_events, toy_extra, folds=2)
-    flows = [GaussFlow(shift=0.1), GaussFlow(shift=0.2)]
-    out = score_tables(GaussFlow(), flows, tables, FEATURES, SR)
+    flows_sr = [GaussFlow(shift=0.1), GaussFlow(shift=0.2)]
+    flows_sb = [GaussFlow(shift=-0.1), GaussFlow(shift=-0.3)]
+    out = score_tables(flows_sb, flows_sr, tables, FEATURES, SR)
     assert len(out["data"]) == len(tables["data"]) and np.isfinite(out["data"]["score"]).all()
-    # fold-f events scored with flow f, all at the SR centre (a function of x alone)
+    # fold-f events scored with the SR and SB flows of fold f, all at the SR centre
     d = tables["data"]
-    sel = (d.fold == 1).to_numpy()
-    m = np.full(sel.sum(), 3.5)
-    expected = density_ratio(flows[1], GaussFlow(), d.loc[sel, FEATURES].to_numpy(), m)
-    np.testing.assert_allclose(out["data"]["score"].to_numpy()[sel], expected)
+    for f in range(2):
+        sel = (d.fold == f).to_numpy()
+        m = np.full(sel.sum(), 3.5)
+        expected = density_ratio(flows_sr[f], flows_sb[f], d.loc[sel, FEATURES].to_numpy(), m)
+        np.testing.assert_allclose(out["data"]["score"].to_numpy()[sel], expected)
+    # the test set gets the mean over the fold pairs, at its own masses
+    t = tables["test"]
+    x, m = t[FEATURES].to_numpy(), t["mjj"].to_numpy()
+    pairs = zip(flows_sr, flows_sb, strict=True)
+    expected = np.mean([density_ratio(r, b, x, m) for r, b in pairs], axis=0)
+    np.testing.assert_allclose(out["test"]["score"].to_numpy(), expected)
+
+
+def test_anode_needs_one_sb_flow_per_sr_flow(toy_events, toy_extra):
+    tables = _tables(toy_events, toy_extra, folds=2)
+    with pytest.raises(ValueError, match="one SB flow per SR flow"):
+        score_tables([GaussFlow()], [GaussFlow(), GaussFlow()], tables, FEATURES, SR)
+
+
+@pytest.mark.parametrize("region", ["sb", "sr"])
+def test_flows_of_fold_f_never_see_fold_f(toy_events, toy_extra, region):
+    data = _tables(toy_events, toy_extra, folds=3)["data"]
+    mjj, fold, eid = data.mjj.to_numpy(), data.fold.to_numpy(), data.eid.to_numpy()
+    in_region = SR.in_sr(mjj) if region == "sr" else SR.in_sb(mjj)
+    for f in range(3):
+        X, m = flow_training_data(data, SR, ["mjj", "eid", "mj1"], region, f, folds=3)
+        assert X.shape[1] == 2  # mjj is the condition, not a flow input
+        assert set(X[:, 0]) == set(eid[in_region & (fold != f)])
+        assert (SR.in_sr(m) if region == "sr" else SR.in_sb(m)).all()
+    X, _ = flow_training_data(data, SR, ["eid"], region, 0, folds=1)
+    assert len(X) == in_region.sum()  # k = 1: every event of the region
+    with pytest.raises(ValueError, match="fold 3"):
+        flow_training_data(data, SR, ["eid"], region, 3, folds=3)
+
+
+def test_cathode_model_f_trains_on_the_samples_of_flow_f(toy_events, toy_extra):
+    tables = _tables(toy_events, toy_extra, folds=3)
+    tables["samples"] = [
+        pd.DataFrame({"mjj": 3.5, "eid": 1e7 * (f + 1) + np.arange(50), "mj1": 0.1})
+        for f in range(3)
+    ]
+    Spy.trained = []
+    fit_and_score("cathode", tables, SR, ["eid", "mj1"], Spy, folds=3, seed=0)
+    for f, ids in enumerate(Spy.trained):
+        assert set(tables["samples"][f]["eid"]) <= ids
+        others = set().union(*(set(s["eid"]) for g, s in enumerate(tables["samples"]) if g != f))
+        assert not ids & others
+    tables["samples"] = tables["samples"][:2]
+    with pytest.raises(ValueError, match="one per fold"):
+        fit_and_score("cathode", tables, SR, ["eid", "mj1"], Spy, folds=3, seed=0)
 
 
 def test_cathode_samples_follow_the_sr_masses(toy_events):

@@ -135,7 +135,7 @@ def test_workflow_on_slurm_matches_local_and_resumes(slurm_cluster, tmp_path):
     print(f"killed SLURM job {killed}; sbatch for the GPU rule:\n{sbatch[0]}")
     done_before = _outputs(slurm_dir)
     assert any(k.endswith("split.h5") for k in done_before)
-    assert not any(k.endswith("flow_sb/model.pt") for k in done_before)
+    assert not any(k.endswith("flow_sb/fold0/model.pt") for k in done_before)
 
     # 2. the same command again resumes: finished outputs are kept, the rest is computed
     second = subprocess.run(
@@ -145,7 +145,7 @@ def test_workflow_on_slurm_matches_local_and_resumes(slurm_cluster, tmp_path):
     done_after = _outputs(slurm_dir)
     for path, mtime in done_before.items():
         assert done_after[path] == mtime, f"{path} was recomputed"
-    assert any(k.endswith("flow_sb/model.pt") for k in done_after)
+    assert any(k.endswith("flow_sb/fold0/model.pt") for k in done_after)
 
     # 3. same results as a local run of the same config
     local = subprocess.run(

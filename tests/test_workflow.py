@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import re
 import subprocess
 import threading
 from functools import partial
@@ -17,6 +18,9 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import snakemake_cmd, subprocess_env
+
+from anode_cathode.data.io import read_attrs, read_table
+from anode_cathode.data.regions import Window
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -212,8 +216,16 @@ def test_window_scan_bumphunt_and_null_check(tmp_path):
     sup = table[(table.method == "supervised") & (table.efficiency == 0.01)].iloc[0]
     assert sup.best_window == "sr3300-3700" and sup.local_z > 3
     assert (table.global_p > 0).all()
-    # four windows, each with its own flows and classifiers
-    assert len(list(res.glob("n600-s0/sr*/flow_sb/model.pt"))) == 4
+    # four windows, each with its own flows and classifiers; one SB flow per fold, trained
+    # on the other fold, and CATHODE samples from each
+    assert len(list(res.glob("n600-s0/sr*/flow_sb/fold[01]/model.pt"))) == 4 * 2
+    assert len(list(res.glob("n600-s0/sr*/cathode/fold[01]/samples.h5"))) == 4 * 2
+    log = (res / "n600-s0/sr3300-3700/flow_sb/fold1/train.log").read_text()
+    n_fold1 = int(re.search(r"SB flow of fold 1 on (\d+) events", log).group(1))
+    split_file = res / "n600-s0/sr3300-3700/split.h5"
+    split = read_table(split_file, "data")
+    window = Window.from_dict(read_attrs(split_file)["window"])
+    assert n_fold1 == (window.in_sb(split.mjj.to_numpy()) & (split.fold != 1).to_numpy()).sum()
     # the same scan on background only (target null_check)
     snakemake(tmp_path, cfg, "null_check")
     null = pd.read_csv(res / "bumphunt/n0-s0/pvalues.csv")

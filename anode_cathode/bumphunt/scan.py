@@ -214,7 +214,13 @@ def _fit(edges, counts, fit_mask, fit_model: str, alpha: float, **starts) -> Dij
 
 
 def _cut_result(
-    window: Window, eff: float, thr: dict[int, float], alpha: float, edges, counts, sr,
+    window: Window,
+    eff: float,
+    thr: dict[int, float],
+    alpha: float,
+    edges,
+    counts,
+    sr,
     fit_model: str = "ftest",
 ) -> CutResult:
     fit_mask = ~sr

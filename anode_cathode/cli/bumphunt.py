@@ -186,8 +186,9 @@ def cmd_bumphunt_scan(args: argparse.Namespace) -> None:
     with atomic_path(out / "pvalues.csv") as tmp:
         table.to_csv(tmp, index=False, float_format="%.6g")
     ks = plot_pvalue_uniformity(
-        all_p + list(uncut.values()), out / "pvalue_uniformity.png",
-        label=f"{args.inj}: all methods, windows and cuts"
+        all_p + list(uncut.values()),
+        out / "pvalue_uniformity.png",
+        label=f"{args.inj}: all methods, windows and cuts",
     )
     text = pvalue_markdown(table, cfg["run"], args.inj, ks)
     with atomic_path(out / "pvalues.md") as tmp:

@@ -30,8 +30,9 @@ def cmd_train(args: argparse.Namespace) -> None:
     attrs = read_attrs(args.split)
     window = Window.from_dict(attrs["window"])
     tables = read_tables(args.split)
-    if args.samples:
-        tables["samples"] = read_tables(args.samples)["samples"]
+    if args.samples:  # one file per fold, from the SB flow that did not see the fold
+        samples = [read_tables(p)["samples"] for p in args.samples]
+        tables["samples"] = samples[0] if len(samples) == 1 else samples
     params = classifier_params(cfg, args.classifier)
 
     def factory(seed: int):
@@ -65,6 +66,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--classifier", required=True, choices=["bdt", "mlp"])
     p.add_argument("--seed", type=int, required=True)
-    p.add_argument("--samples", default=None, help="CATHODE: flow samples from 'sample'")
+    p.add_argument(
+        "--samples", nargs="+", default=None, help="CATHODE: flow samples from 'sample', per fold"
+    )
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_train)

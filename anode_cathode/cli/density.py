@@ -38,28 +38,27 @@ def _window(split: str) -> Window:
 
 def cmd_train_flow(args: argparse.Namespace) -> None:
     from anode_cathode.device import set_threads
-    from anode_cathode.methods.anode import sr_training_data
+    from anode_cathode.methods.anode import flow_training_data
 
     cfg = get_config(args)
     threads = set_threads(args.threads)
     window = _window(args.split)
     data = read_tables(args.split)["data"]
     cols = flow_inputs(cfg)
+    X, m = flow_training_data(data, window, cols, args.region, args.fold, cfg["splits"]["folds"])
     if args.region == "sb":
-        sb = window.in_sb(data["mjj"].to_numpy())
-        X, m = data.loc[sb, cols].to_numpy(), data.loc[sb, "mjj"].to_numpy()
-        settings, seed = cfg["flow"], cfg["flow"]["seed"]
+        settings, seed = cfg["flow"], cfg["flow"]["seed"] + args.fold
     else:
-        X, m = sr_training_data(data, window, cols, args.fold, cfg["splits"]["folds"])
         settings, seed = sr_flow_config(cfg), args.seed * 1000 + args.fold
     if len(X) < 100:
         raise ValueError(
             f"{window.name}: only {len(X)} {args.region.upper()} events to train a flow"
         )
     log.info(
-        "%s: training the %s flow on %d events (%s)",
+        "%s: training the %s flow of fold %d on %d events (%s)",
         window.name,
         args.region.upper(),
+        args.fold,
         len(X),
         ", ".join(cols),
     )
@@ -93,6 +92,8 @@ def cmd_sample(args: argparse.Namespace) -> None:
     window = _window(args.split)
     data = read_tables(args.split)["data"]
     flow = ConditionalFlow.load(args.flow)
+    if cfg["splits"]["folds"] > 1:  # the masses and the number of the classifier's SR events
+        data = data[data["fold"].to_numpy() != args.fold]
     c = cfg["cathode"]
     samples = draw_samples(
         flow,
@@ -101,12 +102,16 @@ def cmd_sample(args: argparse.Namespace) -> None:
         flow_inputs(cfg),
         c["oversampling"],
         c["kde_bandwidth"],
-        seed=cfg["flow"]["seed"],
+        seed=cfg["flow"]["seed"] + args.fold,
     )
     write_tables(
         args.out,
         {"samples": samples},
-        {"window": window.to_dict(), "config_hash": config_hash(cfg, "flow", "cathode")},
+        {
+            "window": window.to_dict(),
+            "fold": args.fold,
+            "config_hash": config_hash(cfg, "flow", "cathode", "splits"),
+        },
     )
 
 
@@ -123,7 +128,10 @@ def cmd_flow_diagnostics(args: argparse.Namespace) -> None:
     data = read_tables(args.split)["data"]
     flow = ConditionalFlow.load(args.flow)
     cols = flow_inputs(cfg)
-    sb = data[window.in_sb(data["mjj"].to_numpy())]
+    sb = window.in_sb(data["mjj"].to_numpy())
+    if cfg["splits"]["folds"] > 1:  # the fold-0 flow did not see fold 0: an honest closure
+        sb &= data["fold"].to_numpy() == 0
+    sb = data[sb]
     rng = np.random.default_rng(cfg["flow"]["seed"] + 1)
     sb = sb.iloc[rng.permutation(len(sb))[: cfg["diagnostics"]["max_events"]]]
     x_data = sb[cols].to_numpy()
@@ -161,8 +169,9 @@ def cmd_score_anode(args: argparse.Namespace) -> None:
     set_threads(args.threads)
     window = _window(args.split)
     tables = read_tables(args.split)
-    flows = [ConditionalFlow.load(p) for p in [args.flow_sb, *args.flows_sr]]
-    scores = score_tables(flows[0], flows[1:], tables, flow_inputs(cfg), window)
+    flows_sb = [ConditionalFlow.load(p) for p in args.flows_sb]
+    flows_sr = [ConditionalFlow.load(p) for p in args.flows_sr]
+    scores = score_tables(flows_sb, flows_sr, tables, flow_inputs(cfg), window)
     write_tables(
         args.out,
         scores,
@@ -184,7 +193,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", required=True)
     p.add_argument("--region", choices=["sb", "sr"], default="sb")
     p.add_argument("--seed", type=int, default=0, help="SR flows: training seed")
-    p.add_argument("--fold", type=int, default=0, help="SR flows: held-out fold (k >= 2)")
+    p.add_argument("--fold", type=int, default=0, help="held-out fold (k >= 2)")
     p.add_argument("--out", required=True, help="model file (.pt); losses go next to it")
     p.set_defaults(func=cmd_train_flow)
 
@@ -192,7 +201,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_config(p)
     add_threads(p)
     p.add_argument("--split", required=True)
-    p.add_argument("--flow", required=True)
+    p.add_argument("--flow", required=True, help="SB flow of --fold")
+    p.add_argument("--fold", type=int, default=0, help="fold the flow did not see (k >= 2)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_sample)
 
@@ -200,7 +210,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_config(p)
     add_threads(p)
     p.add_argument("--split", required=True)
-    p.add_argument("--flow", required=True)
+    p.add_argument("--flow", required=True, help="SB flow of fold 0")
     p.add_argument("--out-dir", required=True)
     p.set_defaults(func=cmd_flow_diagnostics)
 
@@ -208,7 +218,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_config(p)
     add_threads(p)
     p.add_argument("--split", required=True)
-    p.add_argument("--flow-sb", required=True)
+    p.add_argument("--flows-sb", nargs="+", required=True, help="SB flows, one per fold")
     p.add_argument("--flows-sr", nargs="+", required=True, help="SR flows, one per fold")
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--out", required=True)

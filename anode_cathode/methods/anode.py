@@ -16,20 +16,36 @@ import pandas as pd
 
 from anode_cathode.data.regions import Window
 
-__all__ = ["density_ratio", "score_tables", "sr_training_data"]
+__all__ = ["density_ratio", "flow_training_data", "score_tables"]
 
 log = logging.getLogger(__name__)
 
 
-def sr_training_data(
-    data: pd.DataFrame, window: Window, features: Sequence[str], fold: int, folds: int
+def flow_training_data(
+    data: pd.DataFrame,
+    window: Window,
+    features: Sequence[str],
+    region: str,
+    fold: int,
+    folds: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """SR data for the SR flow of ``fold``: all SR data, or the other folds when k >= 2."""
+    """Features and masses that train the ``region`` ("sb" or "sr") flow of ``fold``.
+
+    With k >= 2 folds the flow of fold f sees only the other folds, like the classifiers: a
+    flow that trained on an event gives it a higher density than an unseen event, so scoring
+    the sideband with an in-sample SB flow would lower the sideband scores and sculpt a bump
+    into the SR after a cut. With k = 1 the flow trains on all events of the region.
+    """
+    if region not in ("sb", "sr"):
+        raise ValueError(f"region must be 'sb' or 'sr', got {region!r}")
+    if not 0 <= fold < max(folds, 1):
+        raise ValueError(f"fold {fold} is not in 0..{max(folds, 1) - 1}")
     cols = [c for c in features if c != "mjj"]
-    sr = window.in_sr(data["mjj"].to_numpy())
+    mjj = data["mjj"].to_numpy()
+    sel = window.in_sr(mjj) if region == "sr" else window.in_sb(mjj)
     if folds > 1:
-        sr &= data["fold"].to_numpy() != fold
-    return data.loc[sr, cols].to_numpy(), data.loc[sr, "mjj"].to_numpy()
+        sel &= data["fold"].to_numpy() != fold
+    return data.loc[sel, cols].to_numpy(), mjj[sel]
 
 
 def density_ratio(flow_sr: Any, flow_sb: Any, X: np.ndarray, m: np.ndarray) -> np.ndarray:
@@ -57,35 +73,44 @@ def density_ratio(flow_sr: Any, flow_sb: Any, X: np.ndarray, m: np.ndarray) -> n
 
 
 def score_tables(
-    flow_sb: Any,
+    flows_sb: Sequence[Any],
     flows_sr: Sequence[Any],
     tables: dict[str, pd.DataFrame],
     features: Sequence[str],
     window: Window,
 ) -> dict[str, pd.DataFrame]:
-    """Test scores (mean over the fold flows) and out-of-fold data scores when k >= 2.
+    """Test scores (mean over the fold pairs) and out-of-fold data scores when k >= 2.
+
+    ``flows_sb[f]`` and ``flows_sr[f]`` are the SB and SR flows of fold f (one pair when
+    k = 1); data events of fold f are scored by pair f, which never trained on them.
 
     Test events are scored at their own mass. The SR flow only knows SR masses, so for the
     spectrum-wide score cut of the bump hunt every data event is scored at the SR centre: like
     the CATHODE and CWoLa classifiers, the data score is then a function of the features alone,
     with no step at the SR edges (which would sculpt the spectrum).
     """
+    if len(flows_sb) != len(flows_sr) or not flows_sr:
+        raise ValueError(
+            f"ANODE needs one SB flow per SR flow (one per fold), got {len(flows_sb)} SB and "
+            f"{len(flows_sr)} SR flows"
+        )
+    pairs = list(zip(flows_sr, flows_sb, strict=True))
     cols = [c for c in features if c != "mjj"]
     test, data = tables["test"], tables["data"]
     x_test, m_test = test[cols].to_numpy(), test["mjj"].to_numpy()
-    test_score = np.mean([density_ratio(f, flow_sb, x_test, m_test) for f in flows_sr], axis=0)
+    test_score = np.mean([density_ratio(sr, sb, x_test, m_test) for sr, sb in pairs], axis=0)
     out = {
         "test": pd.DataFrame(
             {"score": test_score, "label": test["label"].to_numpy(), "mjj": m_test}
         )
     }
-    if len(flows_sr) > 1:
+    if len(pairs) > 1:
         fold = data["fold"].to_numpy()
         score = np.empty(len(data))
-        m_eval = np.full(len(data), window.center)
-        for f, flow in enumerate(flows_sr):
+        for f, (sr, sb) in enumerate(pairs):
             sel = fold == f
-            score[sel] = density_ratio(flow, flow_sb, data.loc[sel, cols].to_numpy(), m_eval[sel])
+            m_eval = np.full(sel.sum(), window.center)
+            score[sel] = density_ratio(sr, sb, data.loc[sel, cols].to_numpy(), m_eval)
         out["data"] = pd.DataFrame(
             {
                 "score": score,

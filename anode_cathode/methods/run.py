@@ -31,9 +31,25 @@ def _score(clf: Any, X: np.ndarray) -> np.ndarray:
     return clf.predict_proba(X)[:, 1]
 
 
+def _model_tables(
+    tables: Mapping[str, Any], model: int, n_models: int
+) -> Mapping[str, pd.DataFrame]:
+    """The tables model ``model`` trains on: CATHODE samples may come as one set per fold, each
+    drawn from the SB flow that did not see that fold."""
+    samples = tables.get("samples")
+    if not isinstance(samples, list | tuple):
+        return tables
+    if len(samples) != n_models:
+        raise ValueError(
+            f"{len(samples)} sets of CATHODE samples for {n_models} models: need one per fold "
+            "(splits.folds) or a single set"
+        )
+    return {**tables, "samples": samples[model]}
+
+
 def fit_and_score(
     method: str,
-    tables: Mapping[str, pd.DataFrame],
+    tables: Mapping[str, Any],
     window: Window,
     features: Sequence[str],
     make_classifier: Callable[[int], Any],
@@ -48,6 +64,9 @@ def fit_and_score(
 
     Parameters
     ----------
+    tables
+        ``data``, ``test`` and what the method needs (``extra_train``; ``samples``: one table,
+        or a list with the samples of model f at position f).
     make_classifier
         Called with a seed, returns an unfitted estimator with ``fit(X, y, sample_weight)``
         and ``predict_proba``.
@@ -70,7 +89,7 @@ def fit_and_score(
     fold = data["fold"].to_numpy()
     for f in range(n_models):
         keep = fold != f if n_models > 1 else np.ones(len(data), dtype=bool)
-        X, y, w = module.training_set(tables, window, cols, keep)
+        X, y, w = module.training_set(_model_tables(tables, f, n_models), window, cols, keep)
         t0 = time.perf_counter()
         clf = make_classifier(seed * 1000 + f)
         clf.fit(X, y, sample_weight=w)

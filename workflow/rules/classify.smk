@@ -12,7 +12,7 @@ rule train_classifier:
         seed=r"\d+",
     params:
         cfg=lambda w: cfg_json("device", "features", "splits", w.clf),
-        samples=lambda w, input: f"--samples {input.samples}" if "samples" in input.keys() else "",
+        samples=samples_arg,
     log:
         f"{RES}/{{inj}}/{{window}}/{{method}}/{{clf}}/seed{{seed}}/train.log",
     benchmark:

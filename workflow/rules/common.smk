@@ -2,6 +2,7 @@
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 
@@ -85,11 +86,26 @@ def score_files(inj, window):
     return files
 
 
+def fold_files(inj, window, pattern):
+    """One file per fold (``{fold}`` in ``pattern``) under the window's directory."""
+    return expand(f"{RES}/{inj}/{window}/{pattern}", fold=range(config["splits"]["folds"]))
+
+
 def classifier_inputs(wildcards):
     inputs = {"split": f"{RES}/{wildcards.inj}/{wildcards.window}/split.h5"}
     if wildcards.method == "cathode":
-        inputs["samples"] = f"{RES}/{wildcards.inj}/{wildcards.window}/cathode/samples.h5"
+        inputs["samples"] = fold_files(
+            wildcards.inj, wildcards.window, "cathode/fold{fold}/samples.h5"
+        )
     return inputs
+
+
+def samples_arg(wildcards, input):
+    """``--samples`` with the CATHODE sample files (one per fold), or nothing."""
+    if "samples" not in input.keys():
+        return ""
+    files = [input.samples] if isinstance(input.samples, str) else list(input.samples)
+    return "--samples " + " ".join(shlex.quote(f) for f in files)
 
 
 def uses_flows():

@@ -1,19 +1,23 @@
-# Conditional flows p(x | mjj): sideband flow (CATHODE, ANODE), signal-region flows (ANODE),
+# Conditional flows p(x | mjj): sideband flows (CATHODE, ANODE), signal-region flows (ANODE),
 # CATHODE samples and the flow closure diagnostics. Flow training and sampling are GPU rules.
+# With splits.folds = k >= 2 there is one SB flow per fold, trained on the other folds, so that
+# no data event is scored with a flow that saw it; k = 1 gives one flow (fold0) on all SB data.
 
 
 rule train_flow:
     input:
         f"{RES}/{{inj}}/{{window}}/split.h5",
     output:
-        model=f"{RES}/{{inj}}/{{window}}/flow_sb/model.pt",
-        losses=f"{RES}/{{inj}}/{{window}}/flow_sb/model.losses.csv",
+        model=f"{RES}/{{inj}}/{{window}}/flow_sb/fold{{fold}}/model.pt",
+        losses=f"{RES}/{{inj}}/{{window}}/flow_sb/fold{{fold}}/model.losses.csv",
+    wildcard_constraints:
+        fold=r"\d+",
     params:
-        cfg=cfg_json("device", "features", "flow"),
+        cfg=cfg_json("device", "features", "flow", "splits"),
     log:
-        f"{RES}/{{inj}}/{{window}}/flow_sb/train.log",
+        f"{RES}/{{inj}}/{{window}}/flow_sb/fold{{fold}}/train.log",
     benchmark:
-        f"{RES}/{{inj}}/{{window}}/flow_sb/train.benchmark.tsv"
+        f"{RES}/{{inj}}/{{window}}/flow_sb/fold{{fold}}/train.benchmark.tsv"
     conda:
         CONDA_ENV
     threads: config["threads"]["flow"]
@@ -23,13 +27,13 @@ rule train_flow:
         gpu=GPU,
     shell:
         "anode-cathode train-flow --config {params.cfg:q} --threads {threads} --split {input} "
-        "--region sb --out {output.model} > {log} 2>&1"
+        "--region sb --fold {wildcards.fold} --out {output.model} > {log} 2>&1"
 
 
 rule flow_diagnostics:
     input:
         split=f"{RES}/{{inj}}/{{window}}/split.h5",
-        flow=f"{RES}/{{inj}}/{{window}}/flow_sb/model.pt",
+        flow=f"{RES}/{{inj}}/{{window}}/flow_sb/fold0/model.pt",
     output:
         features=report(
             f"{RES}/{{inj}}/{{window}}/flow_sb/diagnostics/features.png",
@@ -45,7 +49,7 @@ rule flow_diagnostics:
         ),
         closure=f"{RES}/{{inj}}/{{window}}/flow_sb/diagnostics/closure.json",
     params:
-        cfg=cfg_json("device", "features", "flow", "diagnostics"),
+        cfg=cfg_json("device", "features", "flow", "diagnostics", "splits"),
         out_dir=lambda w, output: os.path.dirname(output.closure),
     log:
         f"{RES}/{{inj}}/{{window}}/flow_sb/diagnostics/diagnostics.log",
@@ -66,15 +70,17 @@ rule flow_diagnostics:
 rule sample_cathode:
     input:
         split=f"{RES}/{{inj}}/{{window}}/split.h5",
-        flow=f"{RES}/{{inj}}/{{window}}/flow_sb/model.pt",
+        flow=f"{RES}/{{inj}}/{{window}}/flow_sb/fold{{fold}}/model.pt",
     output:
-        f"{RES}/{{inj}}/{{window}}/cathode/samples.h5",
+        f"{RES}/{{inj}}/{{window}}/cathode/fold{{fold}}/samples.h5",
+    wildcard_constraints:
+        fold=r"\d+",
     params:
-        cfg=cfg_json("device", "features", "flow", "cathode"),
+        cfg=cfg_json("device", "features", "flow", "cathode", "splits"),
     log:
-        f"{RES}/{{inj}}/{{window}}/cathode/samples.log",
+        f"{RES}/{{inj}}/{{window}}/cathode/fold{{fold}}/samples.log",
     benchmark:
-        f"{RES}/{{inj}}/{{window}}/cathode/samples.benchmark.tsv"
+        f"{RES}/{{inj}}/{{window}}/cathode/fold{{fold}}/samples.benchmark.tsv"
     conda:
         CONDA_ENV
     threads: 1
@@ -84,7 +90,7 @@ rule sample_cathode:
         gpu=GPU,
     shell:
         "anode-cathode sample --config {params.cfg:q} --threads {threads} --split {input.split} "
-        "--flow {input.flow} --out {output} > {log} 2>&1"
+        "--flow {input.flow} --fold {wildcards.fold} --out {output} > {log} 2>&1"
 
 
 rule train_flow_inner:
@@ -118,7 +124,7 @@ rule train_flow_inner:
 rule score_anode:
     input:
         split=f"{RES}/{{inj}}/{{window}}/split.h5",
-        flow_sb=f"{RES}/{{inj}}/{{window}}/flow_sb/model.pt",
+        flows_sb=lambda w: fold_files(w.inj, w.window, "flow_sb/fold{fold}/model.pt"),
         flows_sr=lambda w: expand(
             f"{RES}/{w.inj}/{w.window}/flow_sr/seed{w.seed}/fold{{fold}}/model.pt",
             fold=range(config["splits"]["folds"]),
@@ -142,5 +148,5 @@ rule score_anode:
         gpu=GPU,
     shell:
         "anode-cathode score-anode --config {params.cfg:q} --threads {threads} "
-        "--split {input.split} --flow-sb {input.flow_sb} --flows-sr {input.flows_sr} "
+        "--split {input.split} --flows-sb {input.flows_sb} --flows-sr {input.flows_sr} "
         "--seed {wildcards.seed} --out {output} > {log} 2>&1"
