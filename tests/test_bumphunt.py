@@ -28,6 +28,7 @@ from anode_cathode.bumphunt import (
     local_significance,
     predict,
     pybumphunter_crosscheck,
+    trials_factor_pvalue,
     window_bumphunt,
 )
 from anode_cathode.data.features import compute_features
@@ -331,7 +332,7 @@ def test_global_pvalue_trials_factor_and_upper_bound():
     results = [_smooth_result(Window(lo, round(lo + 0.4, 6)), 2) for lo in (3.3, 4.1, 4.9)]
     toys = background_toys(results, 300, np.random.default_rng(4))
     g = global_pvalue(1.5, toys.max_z)
-    expected = 1 - (1 - norm.sf(1.5)) ** 3  # independent windows (as the toys treat them)
+    expected = trials_factor_pvalue(norm.sf(1.5), 3)  # independent windows, as the toys
     print(f"three windows, Z = 1.5: global {g}, expected {expected:.4f}")
     assert abs(g.p - expected) < 3 * g.uncertainty, g
     assert g.p > norm.sf(1.5)
@@ -341,6 +342,23 @@ def test_global_pvalue_trials_factor_and_upper_bound():
     assert "p <" in str(none) and none.z > 2.3
     with pytest.raises(ValueError):
         global_pvalue(1.0, [math.nan])
+
+
+def test_trials_factor_pvalue():
+    assert trials_factor_pvalue(0.01, 1) == pytest.approx(0.01)
+    assert trials_factor_pvalue(0.1, 3) == pytest.approx(1 - 0.9**3)
+    assert trials_factor_pvalue(0.0, 7) == 0.0 and trials_factor_pvalue(1.0, 7) == 1.0
+    # a 7-sigma local excess in 7 windows: 1 - (1 - p)^7 in floating point would lose digits
+    p = norm.sf(7.0)
+    assert trials_factor_pvalue(p, 7) == pytest.approx(7 * p, rel=1e-9)
+    assert 6.5 < norm.isf(trials_factor_pvalue(p, 7)) < 7.0
+    assert trials_factor_pvalue(1e-300, 10) == pytest.approx(1e-299)
+    for bad_p in (-0.1, 1.5, math.nan):
+        with pytest.raises(ValueError, match="p_local"):
+            trials_factor_pvalue(bad_p, 3)
+    for bad_n in (0, 2.5, True):
+        with pytest.raises(ValueError, match="n_trials"):
+            trials_factor_pvalue(0.1, bad_n)
 
 
 def test_gross_vitells_and_upcrossings():

@@ -216,6 +216,12 @@ def test_window_scan_bumphunt_and_null_check(tmp_path):
     sup = table[(table.method == "supervised") & (table.efficiency == 0.01)].iloc[0]
     assert sup.best_window == "sr3300-3700" and sup.local_z > 3
     assert (table.global_p > 0).all()
+    # closed-form look-elsewhere correction lies between the local p and the union bound
+    # (the csv keeps 6 significant digits)
+    assert (table.global_p_trials >= table.local_p).all()
+    assert (table.global_p_trials <= table.n_windows * table.local_p * (1 + 1e-5)).all()
+    assert sup.global_z_trials < sup.local_z
+    assert "global Z (trials)" in (res / "bumphunt/n600-s0/pvalues.md").read_text()
     # four windows, each with its own flows and classifiers; one SB flow per fold, trained
     # on the other fold, and CATHODE samples from each
     assert len(list(res.glob("n600-s0/sr*/flow_sb/fold[01]/model.pt"))) == 4 * 2

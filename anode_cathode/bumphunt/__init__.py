@@ -4,7 +4,8 @@
   (:func:`fit_dijet`, :func:`choose_fit` by F-test) and the SR prediction (:func:`predict`).
 * :mod:`~anode_cathode.bumphunt.significance` – local significance with a Gaussian-constrained
   background (:func:`local_significance`), Asimov Z, global p-values from toys
-  (:func:`global_pvalue`) and the Gross–Vitells approximation.
+  (:func:`global_pvalue`), the trials-factor bound (:func:`trials_factor_pvalue`) and the
+  Gross–Vitells approximation.
 * :mod:`~anode_cathode.bumphunt.scan` – per-fold score cuts, the per-window bump hunt
   (:func:`window_bumphunt`), background-only toys and a pyBumpHunter cross-check.
 * :mod:`~anode_cathode.bumphunt.plots` – spectra with fits, local Z scans, p-value null checks
@@ -45,6 +46,7 @@ from anode_cathode.bumphunt.significance import (
     gross_vitells,
     local_significance,
     q0_statistic,
+    trials_factor_pvalue,
 )
 
 __all__ = [
@@ -71,5 +73,6 @@ __all__ = [
     "predict",
     "pybumphunter_crosscheck",
     "q0_statistic",
+    "trials_factor_pvalue",
     "window_bumphunt",
 ]
