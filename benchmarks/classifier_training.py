@@ -14,7 +14,7 @@ import numpy as np
 from timing import best_of  # benchmarks/timing.py, beside this script
 
 from anode_cathode.classifiers import BDTClassifier, MLPClassifier
-from anode_cathode.device import set_threads
+from anode_cathode.core.device import set_threads
 
 __all__ = ["main", "synthetic"]
 

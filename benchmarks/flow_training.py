@@ -30,10 +30,10 @@ import numpy as np
 import torch
 from timing import best_of  # benchmarks/timing.py, beside this script
 
+from anode_cathode.core.device import resolve_device, set_threads
 from anode_cathode.data.features import BASE_FEATURES, compute_features
 from anode_cathode.data.generate import generate_background
 from anode_cathode.density import ConditionalFlow, MassKDE, scale_learning_rate
-from anode_cathode.device import resolve_device, set_threads
 
 __all__ = ["main", "physical_cores", "sideband_data"]
 

@@ -15,15 +15,10 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import roc_auc_score
 
-from anode_cathode.classifiers import (
-    BDTClassifier,
-    MLPClassifier,
-    balanced_sample_weight,
-    make_classifier,
-    select_best_epochs,
-)
-from anode_cathode.classifiers.ensemble import TopKSnapshots
+from anode_cathode.classifiers import BDTClassifier, MLPClassifier, make_classifier
 from anode_cathode.classifiers.mlp import build_mlp
+from anode_cathode.core.training import TopKSnapshots, select_best_epochs
+from anode_cathode.core.validation import balanced_sample_weight
 
 ESTIMATORS: dict[str, Callable[..., object]] = {
     "mlp": lambda **kw: MLPClassifier(
@@ -74,7 +69,10 @@ def test_estimator_contract(kind, tmp_path):
     assert proba.shape == (300, 2)
     assert np.all((proba >= 0) & (proba <= 1))
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
-    np.testing.assert_allclose(est.decision_function(X[:300]), proba[:, 1])
+    # the decision function is the logit of the probability: real-valued, threshold 0
+    decision = est.decision_function(X[:300])
+    np.testing.assert_allclose(decision, np.log(proba[:, 1] / proba[:, 0]), rtol=1e-9, atol=1e-9)
+    np.testing.assert_array_equal(est.predict(X[:300]), est.classes_[(decision > 0).astype(int)])
     assert set(est.predict(X[:300])) <= {"background", "signal"}
     with pytest.raises(ValueError, match="features"):
         est.predict_proba(X[:, :3])
@@ -92,8 +90,6 @@ def test_estimator_contract(kind, tmp_path):
 
 
 _BY_DESIGN = {
-    "check_classifiers_train": "decision_function is a probability (threshold 0.5, not 0)",
-    "check_classifiers_classes": "decision_function is a probability (threshold 0.5, not 0)",
     "check_class_weight_classifiers": "class_weight is 'balanced' or None (no dicts)",
     "check_sample_weight_equivalence_on_dense_data": "stratified validation split needs 2 rows "
     "per class",
@@ -234,7 +230,9 @@ def test_mlp_prediction_is_mean_of_best_snapshots():
     np.testing.assert_array_equal(clf.best_epochs_, select_best_epochs(clf.val_losses_, 3))
     outputs = _network_outputs(clf, X[:500])
     assert len(outputs) == 3
-    np.testing.assert_allclose(clf.decision_function(X[:500]), np.mean(outputs, axis=0), atol=1e-6)
+    np.testing.assert_allclose(
+        clf.predict_proba(X[:500])[:, 1], np.mean(outputs, axis=0), atol=1e-6
+    )
 
 
 def test_mlp_snapshots_belong_to_their_epochs():
@@ -338,3 +336,29 @@ def test_make_classifier():
         make_classifier("mlp", {"n_layers": 3}, random_state=0, n_threads=1)
     with pytest.raises(ValueError, match="'random_state'"):
         make_classifier("bdt", {"random_state": 1}, random_state=0, n_threads=1)
+
+
+def test_mlp_early_stopping_and_checkpoints(tmp_path):
+    """The MLP trains on the package's one loop: early stopping and per-epoch checkpoints."""
+    X, y = blobs(120, 13, shift=0.2)  # tiny and hard: the validation loss soon rises
+    X_val, y_val = blobs(2000, 14, shift=0.2)
+    clf = MLPClassifier(
+        hidden_layers=(64, 64),
+        learning_rate=1e-2,
+        batch_size=16,
+        epochs=60,
+        n_best_epochs=3,
+        early_stopping_patience=4,
+        checkpoint_dir=tmp_path,
+        device="cpu",
+        random_state=0,
+    ).fit(X, y, X_val=X_val, y_val=y_val)
+    n = len(clf.val_losses_)
+    assert n < 60 and int(np.argmin(clf.val_losses_)) == n - 1 - 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        f"epoch_{e:04d}.pt" for e in range(1, n + 1)
+    ]
+    last = torch.load(tmp_path / f"epoch_{n:04d}.pt", weights_only=True)
+    assert last["epoch"] == n and last["val_losses"] == pytest.approx(list(clf.val_losses_))
+    with pytest.raises(ValueError, match="early_stopping_patience"):
+        MLPClassifier(early_stopping_patience=0).fit(X, y)

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from anode_cathode.density.diagnostics import closure_auc, plot_feature_closure, plot_losses
+from anode_cathode.density.diagnostics import plot_feature_closure, plot_losses
+from anode_cathode.evaluation.closure import closure_auc
 from anode_cathode.evaluation.injection import plot_max_sic_vs_sb, scan_table
 
 

@@ -14,7 +14,7 @@ from scipy.stats import ks_2samp, truncnorm
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from anode_cathode.classifiers import select_best_epochs
+from anode_cathode.core.training import select_best_epochs
 from anode_cathode.density import (
     TRANSFORMS,
     ConditionalFlow,
@@ -195,7 +195,7 @@ def test_epoch_ensemble_uses_the_lowest_validation_losses(tmp_path):
     flow = tiny_flow(epochs=6, n_best_epochs=3).fit(X, m, X_val, m_val)
     np.testing.assert_array_equal(flow.best_epochs_, select_best_epochs(flow.val_losses_, 3))
     inside = flow.preprocessor_.in_support(X_val)  # fit() excludes the others too
-    z_val = torch.as_tensor(flow.preprocessor_.transform(X_val[inside])[0], dtype=torch.float32)
+    z_val = torch.as_tensor(flow.preprocessor_.transform(X_val[inside]), dtype=torch.float32)
     c_val = torch.as_tensor(flow._context(m_val[inside, None]))
     net = flow.build()
     for epoch, state in zip(flow.best_epochs_, flow.snapshots_, strict=True):
@@ -273,7 +273,7 @@ def test_batchnorm_refresh_makes_eval_match_training_mode(refresh):
     X, m = toy(3000, seed=13)
     X_val, m_val = toy(500, seed=14)
     flow = tiny_flow(epochs=3, refresh_batchnorm=refresh).fit(X, m, X_val, m_val)
-    z = torch.as_tensor(flow.preprocessor_.transform(X)[0], dtype=torch.float32)
+    z = torch.as_tensor(flow.preprocessor_.transform(X), dtype=torch.float32)
     c = torch.as_tensor(flow._context(m[:, None]))
     net = flow.build()
     net.load_state_dict(flow.snapshots_[0])
@@ -323,6 +323,7 @@ def test_mass_kde_samples_follow_the_signal_region_data():
         MassKDE(bandwidth=0.0).fit(data, bounds=(lo, hi))
 
 
+@pytest.mark.slow  # about 70 s of compilation on a 2-core CPU
 @pytest.mark.skipif(shutil.which("g++") is None, reason="torch.compile on CPU needs a C++ compiler")
 @pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")
 def test_compiled_training_matches_eager():

@@ -12,23 +12,35 @@ from typing import Any
 from sklearn.base import BaseEstimator
 
 from anode_cathode.classifiers.bdt import BACKENDS, BDTClassifier
-from anode_cathode.classifiers.ensemble import balanced_sample_weight, select_best_epochs
 from anode_cathode.classifiers.mlp import MLPClassifier
+from anode_cathode.core import registry
 
 __all__ = [
     "BACKENDS",
     "CLASSIFIERS",
     "BDTClassifier",
     "MLPClassifier",
-    "balanced_sample_weight",
+    "classifier_params",
     "make_classifier",
-    "select_best_epochs",
 ]
 
-#: Classifier kinds accepted by :func:`make_classifier`.
-CLASSIFIERS: dict[str, type[BaseEstimator]] = {"mlp": MLPClassifier, "bdt": BDTClassifier}
+#: Estimator class of every classifier kind of the registry.
+CLASSIFIERS: dict[str, type[BaseEstimator]] = {
+    kind: {"mlp": MLPClassifier, "bdt": BDTClassifier}[kind] for kind in registry.CLASSIFIERS
+}
 #: Parameters set by the workflow rule, not by the method's configuration.
 _RULE_PARAMS = ("random_state", "n_threads", "device")
+
+
+def classifier_params(cfg: Mapping[str, Any], kind: str) -> dict[str, Any]:
+    """Estimator parameters of classifier ``kind`` from a run configuration.
+
+    The MLP validates on the configured ``splits.val_fraction`` of its training set; the
+    boosted trees have their own ``bdt.validation_fraction`` for early stopping.
+    """
+    if kind == "mlp":
+        return {**cfg["mlp"], "validation_fraction": cfg["splits"]["val_fraction"]}
+    return dict(cfg[kind])
 
 
 def make_classifier(

@@ -1,14 +1,13 @@
 """Ensembles of boosted decision trees ("Back to the roots", arXiv:2309.13111).
 
 Each member is a gradient-boosted tree model with its own seed and its own early-stopping
-validation split, trained only on the data passed to :meth:`BDTClassifier.fit` (PHYSICS.md §6:
-never on a larger table than the training split). Predictions average member probabilities.
+validation split, trained only on the data passed to :meth:`BDTClassifier.fit` (never on a
+larger table than the training split: see docs/methods.md). Predictions average member
+probabilities.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -18,8 +17,9 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from anode_cathode.classifiers.ensemble import (
-    ProbabilityMixin,
+from anode_cathode.classifiers.base import ProbabilityMixin
+from anode_cathode.core.device import openmp_threads
+from anode_cathode.core.validation import (
     balanced_sample_weight,
     check_features,
     check_sample_weight,
@@ -32,18 +32,6 @@ __all__ = ["BACKENDS", "BDTClassifier"]
 BACKENDS = ("hgb", "xgboost")
 #: Boosting rounds without improvement of the validation loss before stopping (sklearn default).
 _PATIENCE = 10
-
-
-@contextlib.contextmanager
-def _openmp_threads(n_threads: int | None) -> Iterator[None]:
-    """Limit OpenMP pools (used by HistGradientBoosting) to ``n_threads`` when given."""
-    if n_threads is None:
-        yield
-        return
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=int(n_threads), user_api="openmp"):
-        yield
 
 
 class BDTClassifier(ProbabilityMixin, ClassifierMixin, BaseEstimator):
@@ -153,7 +141,7 @@ class BDTClassifier(ProbabilityMixin, ClassifierMixin, BaseEstimator):
             w = balanced_sample_weight(y01, w)
         seeds = check_random_state(self.random_state).randint(0, 2**31 - 1, size=int(self.n_models))
         fit_member = self._fit_hgb if self.backend == "hgb" else self._fit_xgboost
-        with _openmp_threads(self.n_threads):
+        with openmp_threads(self.n_threads):
             self.estimators_ = [fit_member(X, y01, w, int(seed)) for seed in seeds]
         return self
 
@@ -203,14 +191,14 @@ class BDTClassifier(ProbabilityMixin, ClassifierMixin, BaseEstimator):
             verbose=False,
         )
 
-    def decision_function(self, X: Any) -> np.ndarray:
+    def _positive_probability(self, X: Any) -> np.ndarray:
         """Mean positive-class probability of the members, shape ``(N,)``, in [0, 1]."""
         check_is_fitted(self, ("estimators_", "classes_"))
         X = check_features(
             X, allow_nan=True, n_features=self.n_features_in_, owner=type(self).__name__
         )
         out = np.zeros(X.shape[0], dtype=np.float64)
-        with _openmp_threads(self.n_threads):
+        with openmp_threads(self.n_threads):
             for model in self.estimators_:
                 out += model.predict_proba(X)[:, 1]
         return out / len(self.estimators_)

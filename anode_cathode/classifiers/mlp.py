@@ -1,16 +1,15 @@
 """Multilayer perceptron classifier with an epoch ensemble (the CATHODE classifier).
 
-Reference setup (arXiv:2109.00546, PHYSICS.md §3): 3 hidden layers of 64 ReLU units, sigmoid
+Reference setup (arXiv:2109.00546; docs/methods.md): 3 hidden layers of 64 ReLU units, sigmoid
 output, class-balanced binary cross-entropy, Adam (lr 1e-3), batch 128, 100 epochs; predictions
 are the mean of the models after the 10 epochs with the lowest validation loss.
 """
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -22,15 +21,15 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from anode_cathode.classifiers.ensemble import (
-    ProbabilityMixin,
-    TopKSnapshots,
+from anode_cathode.classifiers.base import ProbabilityMixin
+from anode_cathode.core.device import inference_device, resolve_device, torch_threads
+from anode_cathode.core.training import train_epochs
+from anode_cathode.core.validation import (
     balanced_sample_weight,
     check_features,
     check_sample_weight,
     encode_binary_target,
 )
-from anode_cathode.device import resolve_device
 
 __all__ = ["MLPClassifier", "build_mlp"]
 
@@ -61,28 +60,6 @@ def build_mlp(
     return nn.Sequential(*layers)
 
 
-@contextlib.contextmanager
-def _torch_threads(n_threads: int | None) -> Iterator[None]:
-    """Run with ``torch.set_num_threads(n_threads)`` when given, restoring the old value."""
-    if n_threads is None:
-        yield
-        return
-    old = torch.get_num_threads()
-    torch.set_num_threads(int(n_threads))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
-
-
-def _adam(params: Any, lr: float, weight_decay: float) -> torch.optim.Optimizer:
-    """Fused Adam where available (about 30 % faster per step on CPU for small nets)."""
-    try:
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=True)
-    except (RuntimeError, TypeError):  # old torch or a device without a fused kernel
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-
-
 class MLPClassifier(ProbabilityMixin, ClassifierMixin, BaseEstimator):
     """Binary MLP classifier predicting with the mean of its best epochs.
 
@@ -96,6 +73,8 @@ class MLPClassifier(ProbabilityMixin, ClassifierMixin, BaseEstimator):
         Mini-batch size and number of passes over the training data.
     n_best_epochs
         Number of epochs (lowest validation loss) whose models are averaged at prediction.
+    early_stopping_patience
+        Stop after this many epochs without a lower validation loss (``None``: never).
     validation_fraction
         Stratified fraction held out for validation when ``fit`` gets no ``X_val``.
     class_weight
@@ -104,13 +83,15 @@ class MLPClassifier(ProbabilityMixin, ClassifierMixin, BaseEstimator):
         Standardise inputs with mean and standard deviation of the training data.
     device
         ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``
-        (see :func:`~anode_cathode.device.resolve_device`).
+        (see :func:`~anode_cathode.core.device.resolve_device`).
     n_threads
         ``torch.set_num_threads`` during fit and predict when given (restored afterwards).
     random_state
         Seed for the validation split, the initial weights and the batch order.
+    checkpoint_dir
+        If given, the model and optimizer state are written there after every epoch.
     verbose
-        Print one line per epoch (epoch, training loss, validation loss).
+        Print one line per epoch (epoch, training loss, validation loss, time).
 
     Attributes
     ----------
@@ -119,7 +100,8 @@ class MLPClassifier(ProbabilityMixin, ClassifierMixin, BaseEstimator):
     train_losses_, val_losses_
         Weighted BCE per epoch; entry ``i`` is the model after epoch ``i + 1``.
     best_epochs_
-        0-based indices of the averaged epochs, best first.
+        0-based indices of the averaged epochs, best first (fewer than ``epochs`` entries
+        when early stopping ended the fit).
     snapshots_
         CPU state dicts of the networks in :attr:`best_epochs_` (load into :func:`build_mlp`).
     mean_, scale_
@@ -146,12 +128,14 @@ class MLPClassifier(ProbabilityMixin, ClassifierMixin, BaseEstimator):
         batch_size: int = 128,
         epochs: int = 100,
         n_best_epochs: int = 10,
+        early_stopping_patience: int | None = None,
         validation_fraction: float = 0.2,
         class_weight: str | None = "balanced",
         standardize: bool = True,
         device: str = "auto",
         n_threads: int | None = None,
         random_state: int | np.random.RandomState | None = None,
+        checkpoint_dir: str | os.PathLike | None = None,
         verbose: bool = False,
     ) -> None:
         self.hidden_layers = hidden_layers
@@ -160,12 +144,14 @@ class MLPClassifier(ProbabilityMixin, ClassifierMixin, BaseEstimator):
         self.batch_size = batch_size
         self.epochs = epochs
         self.n_best_epochs = n_best_epochs
+        self.early_stopping_patience = early_stopping_patience
         self.validation_fraction = validation_fraction
         self.class_weight = class_weight
         self.standardize = standardize
         self.device = device
         self.n_threads = n_threads
         self.random_state = random_state
+        self.checkpoint_dir = checkpoint_dir
         self.verbose = verbose
 
     def __sklearn_tags__(self) -> Any:  # scikit-learn >= 1.6
@@ -181,6 +167,9 @@ class MLPClassifier(ProbabilityMixin, ClassifierMixin, BaseEstimator):
         for name in ("batch_size", "epochs", "n_best_epochs"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        patience = self.early_stopping_patience
+        if patience is not None and int(patience) < 1:
+            raise ValueError(f"early_stopping_patience must be None or >= 1, got {patience}")
         if any(int(h) < 1 for h in self.hidden_layers):
             raise ValueError(f"hidden_layers must be positive widths, got {self.hidden_layers}")
         if not self.learning_rate > 0 or self.weight_decay < 0:
@@ -258,7 +247,7 @@ class MLPClassifier(ProbabilityMixin, ClassifierMixin, BaseEstimator):
         self.device_ = resolve_device(self.device)
         n_bad = int(np.sum(~np.isfinite(X_tr))) + int(np.sum(~np.isfinite(X_va)))
         hint = f"; the inputs contain {n_bad} non-finite values" if n_bad else ""
-        with _torch_threads(self.n_threads):
+        with torch_threads(self.n_threads):
             self._train(X_tr, y_tr, w_tr, X_va, y_va, w_va, init_seed, batch_seed, hint)
         return self
 
@@ -277,7 +266,7 @@ class MLPClassifier(ProbabilityMixin, ClassifierMixin, BaseEstimator):
         batch_seed: int,
         hint: str,
     ) -> None:
-        """The epoch loop; data moves to the device once and batches are slices of a permutation."""
+        """Train through the shared loop (:func:`~anode_cathode.core.training.train_epochs`)."""
         dev = self.device_
         Xt, yt, wt = self._to_device((X_tr - self.mean_) / self.scale_, y_tr, w_tr)
         Xv, yv, wv = self._to_device((X_va - self.mean_) / self.scale_, y_va, w_va)
@@ -286,48 +275,33 @@ class MLPClassifier(ProbabilityMixin, ClassifierMixin, BaseEstimator):
             self.hidden_layers,
             torch.Generator().manual_seed(init_seed),
         ).to(dev)
-        opt = _adam(net.parameters(), float(self.learning_rate), float(self.weight_decay))
-        gen = torch.Generator(device=dev).manual_seed(batch_seed)
-        keeper: TopKSnapshots[dict[str, torch.Tensor]] = TopKSnapshots(int(self.n_best_epochs))
-        n, bs, w_sum = Xt.shape[0], int(self.batch_size), float(w_tr.sum())
-        train_losses, val_losses = [], []
-        for epoch in range(int(self.epochs)):
-            net.train()
-            perm = torch.randperm(n, generator=gen, device=dev)
-            Xp, yp, wp = Xt[perm], yt[perm], wt[perm]  # one gather per epoch, slices per batch
-            total = torch.zeros((), dtype=torch.float64, device=dev)
-            for start in range(0, n, bs):
-                xb = Xp[start : start + bs]
-                logit = net(xb).squeeze(1)
-                loss = F.binary_cross_entropy_with_logits(
-                    logit, yp[start : start + bs], weight=wp[start : start + bs]
-                )
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                total += loss.detach() * xb.shape[0]
-            train_losses.append(total.item() / w_sum)
-            val_losses.append(self._loss(net, Xv, yv, wv))
-            if self.verbose:
-                print(
-                    f"epoch {epoch + 1:4d}  train loss {train_losses[-1]:.6f}  "
-                    f"val loss {val_losses[-1]:.6f}",
-                    flush=True,
-                )
-            if not (np.isfinite(train_losses[-1]) and np.isfinite(val_losses[-1])):
-                raise FloatingPointError(
-                    f"non-finite loss at epoch {epoch + 1} (epochs counted from 1): "
-                    f"train {train_losses[-1]}, validation {val_losses[-1]}{hint}"
-                )
-            keeper.offer(
-                epoch,
-                val_losses[-1],
-                lambda: {k: v.detach().to("cpu", copy=True) for k, v in net.state_dict().items()},
-            )
-        self.train_losses_ = np.asarray(train_losses)
-        self.val_losses_ = np.asarray(val_losses)
-        self.best_epochs_ = keeper.indices
-        self.snapshots_ = keeper.snapshots
+
+        def batch_loss(xb: torch.Tensor, yb: torch.Tensor, wb: torch.Tensor):
+            loss = F.binary_cross_entropy_with_logits(net(xb).squeeze(1), yb, weight=wb)
+            return loss, loss.detach() * xb.shape[0]
+
+        result = train_epochs(
+            net,
+            [Xt, yt, wt],
+            batch_loss,
+            lambda: self._loss(net, Xv, yv, wv),
+            epochs=int(self.epochs),
+            batch_size=int(self.batch_size),
+            learning_rate=float(self.learning_rate),
+            weight_decay=float(self.weight_decay),
+            n_best=int(self.n_best_epochs),
+            loss_norm=float(w_tr.sum()),
+            early_stopping_patience=self.early_stopping_patience,
+            seed=batch_seed,
+            checkpoint_dir=self.checkpoint_dir,
+            description=type(self).__name__,
+            verbose=bool(self.verbose),
+            hint=hint,
+        )
+        self.train_losses_ = result.train_losses
+        self.val_losses_ = result.val_losses
+        self.best_epochs_ = result.best_epochs
+        self.snapshots_ = result.snapshots
 
     @staticmethod
     def _loss(net: nn.Module, X: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -> float:
@@ -343,12 +317,7 @@ class MLPClassifier(ProbabilityMixin, ClassifierMixin, BaseEstimator):
         return total.item() / float(w.sum())
 
     # --------------------------------------------------------------- prediction
-    def _predict_device(self) -> torch.device:
-        if self.device_.type == "cuda" and not torch.cuda.is_available():
-            return torch.device("cpu")  # fitted on a GPU, unpickled on a CPU-only machine
-        return self.device_
-
-    def decision_function(self, X: Any) -> np.ndarray:
+    def _positive_probability(self, X: Any) -> np.ndarray:
         """Mean sigmoid output of the best-epoch networks, shape ``(N,)``, in [0, 1]."""
         check_is_fitted(self, _FITTED)
         X = check_features(
@@ -358,8 +327,8 @@ class MLPClassifier(ProbabilityMixin, ClassifierMixin, BaseEstimator):
             n_features=self.n_features_in_,
             owner=type(self).__name__,
         )
-        dev = self._predict_device()
-        with _torch_threads(self.n_threads), torch.inference_mode():
+        dev = inference_device(self.device_)
+        with torch_threads(self.n_threads), torch.inference_mode():
             Xt = torch.as_tensor((X - self.mean_) / self.scale_).to(dev)
             net = build_mlp(self.n_features_in_, self.hidden_layers).to(dev).eval()
             out = torch.zeros(X.shape[0], dtype=torch.float64, device=dev)
@@ -377,6 +346,8 @@ class MLPClassifier(ProbabilityMixin, ClassifierMixin, BaseEstimator):
         if isinstance(params["random_state"], np.random.RandomState):
             params["random_state"] = None
         params["hidden_layers"] = [int(h) for h in params["hidden_layers"]]
+        if params["checkpoint_dir"] is not None:
+            params["checkpoint_dir"] = str(params["checkpoint_dir"])
         fitted = {
             "classes_": self.classes_.tolist(),
             "n_features_in_": int(self.n_features_in_),

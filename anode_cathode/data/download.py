@@ -1,4 +1,4 @@
-"""Fetch the published LHCO files from Zenodo when they are missing (PHYSICS.md §1).
+"""Fetch the published LHCO files from Zenodo when they are missing (docs/data.md).
 
 Downloads stream into a temporary file next to the destination, are checked (byte count against
 ``Content-Length``, MD5 when known) and only then renamed into place, so a failed or interrupted

@@ -1,4 +1,4 @@
-"""The CATHODE feature set from the two leading jets (PHYSICS.md §2).
+"""The CATHODE feature set from the two leading jets (docs/data.md).
 
 Jets are re-ordered by mass: ``j1`` in the feature table is the lighter jet. Masses in TeV.
 """

@@ -1,6 +1,6 @@
 """Built-in LHCO-like dijet generator: the default data source (no download needed).
 
-A fast parametric model of the LHC Olympics 2020 R&D sample (PHYSICS.md §1): QCD dijets and a
+A fast parametric model of the LHC Olympics 2020 R&D sample (docs/data.md): QCD dijets and a
 W'(3.5 TeV) → X(500 GeV) Y(100 GeV) → (qq)(qq) signal, written in the exact 15-column LHCO
 layout (GeV; jet 1 = leading-pT jet). The model and its calibration are described in
 ``docs/generator.md``.

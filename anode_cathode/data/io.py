@@ -6,11 +6,9 @@ Every file holds one group per table, one dataset per column, and provenance att
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,34 +17,9 @@ import numpy as np
 import pandas as pd
 
 from anode_cathode import __version__
+from anode_cathode.core.files import atomic_path
 
-__all__ = [
-    "atomic_path",
-    "read_attrs",
-    "read_table",
-    "read_tables",
-    "write_json",
-    "write_tables",
-]
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; rename it to ``path`` only on success.
-
-    A crash or exception leaves any earlier ``path`` untouched and no partial file behind.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        os.replace(tmp_path, path)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+__all__ = ["read_attrs", "read_table", "read_tables", "write_csv", "write_tables"]
 
 
 def _attr_value(value: Any) -> Any:
@@ -121,7 +94,7 @@ def _decode_attr(value: Any) -> Any:
     return value
 
 
-def write_json(path: str | os.PathLike, obj: Any) -> None:
-    """Write JSON atomically (indented, keys in insertion order)."""
+def write_csv(df: pd.DataFrame, path: str | os.PathLike, float_format: str = "%.6g") -> None:
+    """Write a table as CSV atomically (no index; 6 significant digits by default)."""
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2) + "\n")
+        df.to_csv(tmp, index=False, float_format=float_format)

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Window", "windows_from_config"]
+__all__ = ["Window", "find_window", "windows_from_config"]
 
 
 @dataclass(frozen=True)
@@ -84,3 +84,11 @@ def windows_from_config(cfg: Mapping[str, Any]) -> list[Window]:
         Window(float(lo), float(hi), float(sb_lo), float(sb_hi), float(win["cwola_width"]))
         for lo, hi in edges
     ]
+
+
+def find_window(cfg: Mapping[str, Any], name: str) -> Window:
+    """The window called ``name`` (e.g. ``sr3300-3700``) among those of the configuration."""
+    windows = {w.name: w for w in windows_from_config(cfg)}
+    if name not in windows:
+        raise ValueError(f"unknown window '{name}'; the config defines {sorted(windows)}")
+    return windows[name]

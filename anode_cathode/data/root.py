@@ -1,4 +1,4 @@
-"""Physicists' own ROOT ntuples, read with uproot into the LHCO table (PHYSICS.md §1).
+"""Physicists' own ROOT ntuples, read with uproot into the LHCO table (docs/data.md).
 
 Two layouts are supported:
 

@@ -1,6 +1,6 @@
 """Signal injection, k-fold assignment and the per-window train/test split.
 
-Leakage rules (PHYSICS.md §6): the test set is built only from events that no classifier
+Leakage rules (docs/methods.md): the test set is built only from events that no classifier
 trains on (true background outside the data plus non-injected signal), and with k folds the
 model for fold f never sees data events of fold f, which it alone scores.
 """

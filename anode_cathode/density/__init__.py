@@ -11,7 +11,7 @@ References: CATHODE, arXiv:2109.00546; ANODE, arXiv:2001.04990.
 
 from __future__ import annotations
 
-from anode_cathode.density.flow import ConditionalFlow
+from anode_cathode.density.flow import ConditionalFlow, flow_from_settings
 from anode_cathode.density.kde import MassKDE
 from anode_cathode.density.made import TRANSFORMS, MaskedMLP, build_flow
 from anode_cathode.density.preprocessing import LogitPreprocessor
@@ -30,6 +30,7 @@ __all__ = [
     "MassKDE",
     "TrainResult",
     "build_flow",
+    "flow_from_settings",
     "refresh_batchnorm",
     "scale_learning_rate",
     "train_density",

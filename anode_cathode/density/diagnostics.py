@@ -1,8 +1,7 @@
-"""Flow closure diagnostics: sideband data vs flow samples at the same masses.
+"""Flow diagnostic plots: sideband data vs flow samples at the same masses, training curves.
 
-The classifier two-sample test (AUC of a classifier separating data from samples on held-out
-events) is the most sensitive single number for a generative model: 0.5 means the classifier
-cannot tell them apart, 1.0 means they are fully separable.
+The closure number itself (a classifier two-sample test) is
+:func:`anode_cathode.evaluation.closure.closure_auc`.
 """
 
 from __future__ import annotations
@@ -12,42 +11,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["closure_auc", "plot_feature_closure", "plot_losses"]
+from anode_cathode.core.plotting import hep_pyplot, save_figure
 
-
-def closure_auc(
-    x_data: np.ndarray, x_samples: np.ndarray, seed: int = 0, n_threads: int = 1
-) -> float:
-    """AUC of a boosted-tree classifier (data vs samples) on a held-out half of each."""
-    from sklearn.metrics import roc_auc_score
-
-    from anode_cathode.classifiers import BDTClassifier
-
-    n = min(len(x_data), len(x_samples))
-    if n < 100:
-        raise ValueError(f"closure test needs at least 100 events per class, got {n}")
-    rng = np.random.default_rng(seed)
-    a = x_data[rng.permutation(len(x_data))[:n]]
-    b = x_samples[rng.permutation(len(x_samples))[:n]]
-    half = n // 2
-    X_train = np.concatenate([a[:half], b[:half]])
-    y_train = np.r_[np.ones(half), np.zeros(half)]
-    X_test = np.concatenate([a[half:], b[half:]])
-    y_test = np.r_[np.ones(n - half), np.zeros(n - half)]
-    clf = BDTClassifier(n_models=1, random_state=seed, n_threads=n_threads)
-    clf.fit(X_train, y_train)
-    return float(roc_auc_score(y_test, clf.predict_proba(X_test)[:, 1]))
-
-
-def _style():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import mplhep as hep
-
-    plt.style.use(hep.style.ROOT)
-    return plt
+__all__ = ["plot_feature_closure", "plot_losses"]
 
 
 def plot_feature_closure(
@@ -58,9 +24,7 @@ def plot_feature_closure(
     path: str | os.PathLike,
 ) -> None:
     """Histogram of every feature, data vs samples, with the ratio samples/data below."""
-    from anode_cathode.evaluation.plots import save_figure
-
-    plt = _style()
+    plt = hep_pyplot()
     d = len(names)
     fig, axes = plt.subplots(
         2, d, figsize=(4.2 * d, 5.5), gridspec_kw={"height_ratios": [3, 1]}, sharex="col"
@@ -101,9 +65,7 @@ def plot_losses(
     path: str | os.PathLike,
 ) -> None:
     """Training and validation loss per epoch; the epochs of the ensemble are marked."""
-    from anode_cathode.evaluation.plots import save_figure
-
-    plt = _style()
+    plt = hep_pyplot()
     fig, ax = plt.subplots(figsize=(7, 5))
     epochs = np.arange(1, len(train) + 1)
     ax.plot(epochs, train, label="training")

@@ -1,6 +1,6 @@
 """Conditional masked autoregressive flow p(x | m) for CATHODE and ANODE.
 
-Reference architecture (CATHODE, arXiv:2109.00546; ANODE, arXiv:2001.04990; PHYSICS.md §3):
+Reference architecture (CATHODE, arXiv:2109.00546; ANODE, arXiv:2001.04990; docs/methods.md):
 15 blocks of [MADE affine transform with 128 hidden units, batch norm, reverse permutation],
 conditioned on the dijet mass, trained with Adam (lr 1e-4, weight decay 1e-6, batch 256, 100
 epochs). Densities and samples are mixtures over the 10 epochs with the lowest validation loss.
@@ -23,13 +23,13 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from anode_cathode.classifiers.ensemble import check_features
+from anode_cathode.core.device import inference_device, resolve_device, torch_threads
+from anode_cathode.core.validation import check_features
 from anode_cathode.density.made import TRANSFORMS, build_flow
 from anode_cathode.density.preprocessing import LogitPreprocessor
-from anode_cathode.density.train import default_chunk_size, num_threads, train_density
-from anode_cathode.device import resolve_device
+from anode_cathode.density.train import default_chunk_size, scale_learning_rate, train_density
 
-__all__ = ["ConditionalFlow"]
+__all__ = ["ConditionalFlow", "flow_from_settings"]
 
 logger = logging.getLogger(__name__)
 
@@ -254,7 +254,7 @@ class ConditionalFlow(BaseEstimator):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(init_seed)
             flow = self.build()
-        with num_threads(self.n_threads):
+        with torch_threads(self.n_threads):
             result = train_density(
                 flow,
                 Z_tr,
@@ -296,14 +296,9 @@ class ConditionalFlow(BaseEstimator):
             X, m = X[~outside], m[~outside]
         if len(X) == 0:
             raise ValueError(f"no {what} event lies inside the range of the training data")
-        return self.preprocessor_.transform(X)[0].astype(np.float32), m
+        return self.preprocessor_.transform(X).astype(np.float32), m
 
     # ----------------------------------------------------------------- inference
-    def _predict_device(self) -> torch.device:
-        if self.device_.type == "cuda" and not torch.cuda.is_available():
-            return torch.device("cpu")  # fitted on a GPU, used on a CPU-only machine
-        return self.device_
-
     def log_prob(self, X: Any, m: Any) -> np.ndarray:
         """log p(x | m) in the original feature space (preprocessing Jacobian included).
 
@@ -329,10 +324,11 @@ class ConditionalFlow(BaseEstimator):
             )
         if not inside.any():
             return out
-        Z, log_det = self.preprocessor_.transform(X[inside])
-        dev = self._predict_device()
+        Z = self.preprocessor_.transform(X[inside])
+        log_det = self.preprocessor_.log_abs_det_jacobian(X[inside])
+        dev = inference_device(self.device_)
         chunk = default_chunk_size(dev)
-        with num_threads(self.n_threads), torch.inference_mode():
+        with torch_threads(self.n_threads), torch.inference_mode():
             z = torch.as_tensor(Z, dtype=torch.float32, device=dev)
             c = torch.as_tensor(self._context(m[inside]), device=dev)
             flow = self._network(dev, self.snapshots_[0])
@@ -373,11 +369,11 @@ class ConditionalFlow(BaseEstimator):
             )
         rng = check_random_state(random_state)
         choice = rng.randint(len(self.snapshots_), size=m.shape[0])
-        dev = self._predict_device()
+        dev = inference_device(self.device_)
         gen = torch.Generator(device=dev).manual_seed(int(rng.randint(0, 2**31 - 1)))
         chunk = default_chunk_size(dev)
         Z = np.empty((m.shape[0], self.n_features_in_), dtype=np.float64)
-        with num_threads(self.n_threads), torch.inference_mode():
+        with torch_threads(self.n_threads), torch.inference_mode():
             flow = self._network(dev, self.snapshots_[0])  # eval: batch-norm inverse needs it
             c_all = torch.as_tensor(self._context(m), device=dev)
             for k, state in enumerate(self.snapshots_):
@@ -442,3 +438,24 @@ class ConditionalFlow(BaseEstimator):
         model.epoch_times_ = np.asarray(fitted["epoch_times_"], dtype=np.float64)
         model.step_times_ = np.asarray(fitted["step_times_"], dtype=np.float64)
         return model
+
+
+#: Keys of a flow's settings (the ``flow`` configuration section) that are not estimator
+#: parameters: the sideband flow's seed, and how to scale the learning rate with the batch size.
+_NOT_ESTIMATOR_PARAMS = ("seed", "lr_scaling")
+
+
+def flow_from_settings(
+    settings: dict[str, Any], *, random_state: int, n_threads: int, device: str
+) -> ConditionalFlow:
+    """An unfitted :class:`ConditionalFlow` from a ``flow`` configuration section.
+
+    The learning rate is scaled from batch 256 to ``batch_size`` by the section's
+    ``lr_scaling`` rule (:func:`~anode_cathode.density.train.scale_learning_rate`); every other
+    key except ``seed`` is an estimator parameter.
+    """
+    params = {k: v for k, v in settings.items() if k not in _NOT_ESTIMATOR_PARAMS}
+    params["learning_rate"] = scale_learning_rate(
+        settings["learning_rate"], settings["batch_size"], rule=settings.get("lr_scaling", "none")
+    )
+    return ConditionalFlow(**params, device=device, n_threads=n_threads, random_state=random_state)

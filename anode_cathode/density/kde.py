@@ -1,6 +1,6 @@
 """Kernel density estimate of the signal-region dijet mass, for CATHODE's sample conditions.
 
-CATHODE (arXiv:2109.00546, PHYSICS.md §3) draws the mjj values at which the sideband flow is
+CATHODE (arXiv:2109.00546, docs/methods.md) draws the mjj values at which the sideband flow is
 sampled from a Gaussian KDE of the signal-region data with bandwidth 0.01 in logit-scaled mjj:
 ``u = logit((mjj - lo) / (hi - lo))`` with the SR bounds ``lo, hi``. Sampling a Gaussian KDE is
 resampling the data with Gaussian noise of width ``bandwidth`` in ``u``; mapping back keeps

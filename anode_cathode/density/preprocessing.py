@@ -6,7 +6,8 @@ Densities compared between models (ANODE's ratio) must be densities of the *orig
 
     log p_X(x) = log p_Z(z) + log |det dz/dx|,
 
-so :meth:`LogitPreprocessor.transform` returns the exact log-Jacobian of the chain per event.
+so :meth:`LogitPreprocessor.log_abs_det_jacobian` gives the exact log-Jacobian of the chain per
+event, next to :meth:`LogitPreprocessor.transform`.
 
 The logit is only defined inside the fitted range. Here the range is widened by a small
 ``margin`` on both sides, so that every training event lies strictly inside it; events outside
@@ -71,7 +72,7 @@ class LogitPreprocessor(BaseEstimator):
     >>> import numpy as np
     >>> X = np.random.default_rng(0).gamma(2.0, 1.0, (1000, 2))
     >>> pre = LogitPreprocessor(margin=0.01).fit(X)
-    >>> Z, log_det = pre.transform(X)
+    >>> Z, log_det = pre.transform(X), pre.log_abs_det_jacobian(X)
     >>> Z.shape, log_det.shape, bool(np.allclose(pre.inverse_transform(Z), X))
     ((1000, 2), (1000,), True)
     >>> bool(pre.in_support(X).all()), bool(pre.in_support(X + 100.0).any())
@@ -133,29 +134,8 @@ class LogitPreprocessor(BaseEstimator):
         X = _as_2d(X, self.n_features_in_)
         return np.all((X > self.lower_) & (X < self.upper_), axis=1)
 
-    def transform(
-        self, X: Any, *, outside: Literal["raise", "clip"] = "raise"
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Map ``X`` to the standardised logit space.
-
-        Parameters
-        ----------
-        X
-            Events, shape ``(N, n_features_in_)``.
-        outside
-            What to do with finite events outside the support: ``"raise"`` a ``ValueError``
-            giving their number, or ``"clip"`` them feature by feature to
-            ``[data_min_, data_max_]`` (logged at WARNING with their number). Rows with NaN are
-            neither: they give NaN in both outputs.
-
-        Returns
-        -------
-        Z : numpy.ndarray
-            Transformed events, shape ``(N, n_features_in_)``, float64.
-        log_det : numpy.ndarray
-            ``log |det dz/dx|`` per event, shape ``(N,)``, so that
-            ``log p_X(x) = log p_Z(z) + log_det``.
-        """
+    def _checked(self, X: Any, outside: Literal["raise", "clip"]) -> np.ndarray:
+        """``X`` as a 2-d array with finite events outside the support raised or clipped."""
         check_is_fitted(self, _FITTED)
         X = _as_2d(X, self.n_features_in_)
         bad = np.isfinite(X).all(axis=1) & ~self.in_support(X)
@@ -174,14 +154,43 @@ class LogitPreprocessor(BaseEstimator):
                 len(X),
             )
             X = np.clip(X, self.data_min_, self.data_max_)
-        u = self._unit(X)
-        Z = (np.log(u) - np.log1p(-u) - self.mean_) / self.scale_
+        return X
+
+    def transform(self, X: Any, *, outside: Literal["raise", "clip"] = "raise") -> np.ndarray:
+        """Map ``X`` to the standardised logit space.
+
+        Parameters
+        ----------
+        X
+            Events, shape ``(N, n_features_in_)``.
+        outside
+            What to do with finite events outside the support: ``"raise"`` a ``ValueError``
+            giving their number, or ``"clip"`` them feature by feature to
+            ``[data_min_, data_max_]`` (logged at WARNING with their number). Rows with NaN are
+            neither: they give NaN.
+
+        Returns
+        -------
+        numpy.ndarray
+            Transformed events, shape ``(N, n_features_in_)``, float64.
+        """
+        u = self._unit(self._checked(X, outside))
+        return (np.log(u) - np.log1p(-u) - self.mean_) / self.scale_
+
+    def log_abs_det_jacobian(
+        self, X: Any, *, outside: Literal["raise", "clip"] = "raise"
+    ) -> np.ndarray:
+        """``log |det dz/dx|`` of :meth:`transform` per event, shape ``(N,)``.
+
+        With it, ``log p_X(x) = log p_Z(transform(x)) + log_abs_det_jacobian(x)``. ``outside``
+        as in :meth:`transform`.
+        """
+        u = self._unit(self._checked(X, outside))
         # d z_j / d x_j = 1 / (width_j * u_j * (1 - u_j) * scale_j); the Jacobian is diagonal
-        log_det = -np.sum(
+        return -np.sum(
             np.log(self.upper_ - self.lower_) + np.log(u) + np.log1p(-u) + np.log(self.scale_),
             axis=1,
         )
-        return Z, log_det
 
     def inverse_transform(self, Z: Any) -> np.ndarray:
         """Map standardised logits back to the original features (inside ``[lower_, upper_]``)."""

@@ -1,4 +1,4 @@
-"""Maximum-likelihood training loop for conditional flows, with an epoch ensemble.
+"""Maximum-likelihood training of conditional flows on the package's one training loop.
 
 Used by :class:`~anode_cathode.density.flow.ConditionalFlow` and usable with any model that has
 ``log_prob(inputs, context=...)`` (an nflows ``Flow``). Reference setup (CATHODE,
@@ -6,96 +6,35 @@ arXiv:2109.00546; ANODE, arXiv:2001.04990): Adam, lr 1e-4, batch 256, 100 epochs
 the 10 epochs with the lowest validation loss are kept, and the batch-norm statistics are
 recomputed on the whole training set after every epoch.
 
-Design choices:
-
-* The data move to the device once; every epoch draws one permutation on the device and the
-  batches are slices of the permuted tensors (no ``DataLoader``, no per-batch copies), so large
-  batches run at full speed on a GPU.
-* Losses are mean negative log-likelihoods of whatever space the model sees (for
-  ``ConditionalFlow`` the preprocessed space; the preprocessing Jacobian is a constant offset
-  for a given data set, so the epoch ranking is the same as in the original space).
-* A NaN or infinite training or validation loss raises :class:`FloatingPointError` naming the
-  epoch; nothing is filtered (PHYSICS.md §6).
-* On the CPU a fit is deterministic for a fixed ``seed`` and thread count: the batch order comes
-  from a ``torch.Generator`` seeded with ``seed`` (initial weights are the caller's business).
+The epoch loop itself (device-resident data, one permutation per epoch, fused Adam, top-k
+snapshots, non-finite losses as errors, checkpoints, early stopping) is
+:func:`anode_cathode.core.training.train_epochs`, shared with the MLP classifier. Losses are
+mean negative log-likelihoods of whatever space the model sees (for ``ConditionalFlow`` the
+preprocessed space; the preprocessing Jacobian is a constant offset for a given data set, so
+the epoch ranking is the same as in the original space).
 """
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import math
 import os
-import sys
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import torch
 from nflows.transforms import BatchNorm, CompositeTransform
 from torch import nn
-from tqdm.auto import tqdm
 
-from anode_cathode.classifiers.ensemble import TopKSnapshots
-from anode_cathode.data.io import atomic_path
+from anode_cathode.core.training import TrainResult, train_epochs
 
 __all__ = [
     "TrainResult",
     "default_chunk_size",
     "mean_nll",
-    "num_threads",
     "refresh_batchnorm",
     "scale_learning_rate",
     "train_density",
 ]
-
-logger = logging.getLogger(__name__)
-
-StateDict = dict[str, torch.Tensor]
-
-
-@dataclass
-class TrainResult:
-    """What :func:`train_density` returns; entry ``i`` of each array is epoch ``i + 1``.
-
-    Attributes
-    ----------
-    train_losses, val_losses
-        Mean negative log-likelihood per epoch (training: running mean over the batches in
-        training mode; validation: the model after the epoch, in eval mode).
-    best_epochs
-        0-based indices of the ``n_best`` epochs with the lowest validation loss, best first.
-    snapshots
-        CPU state dicts of the models after the epochs in ``best_epochs``, same order.
-    epoch_seconds
-        Wall time of every epoch (steps, batch-norm refresh, validation, checkpoint).
-    step_seconds
-        Wall time of the optimisation steps alone (device synchronised at the end).
-    """
-
-    train_losses: np.ndarray
-    val_losses: np.ndarray
-    best_epochs: np.ndarray
-    snapshots: list[StateDict]
-    epoch_seconds: np.ndarray
-    step_seconds: np.ndarray
-
-
-@contextlib.contextmanager
-def num_threads(n: int | None) -> Iterator[None]:
-    """Run with ``torch.set_num_threads(n)`` when ``n`` is given, restoring the old value."""
-    if n is None:
-        yield
-        return
-    old = torch.get_num_threads()
-    torch.set_num_threads(int(n))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 def default_chunk_size(device: torch.device) -> int:
@@ -132,14 +71,6 @@ def scale_learning_rate(
     if rule not in factors:
         raise ValueError(f"rule must be one of {sorted(factors)}, got {rule!r}")
     return float(learning_rate) * factors[rule]
-
-
-def _adam(params: Any, lr: float, weight_decay: float) -> torch.optim.Optimizer:
-    """Fused Adam where the device has the kernel (fewer launches, faster steps)."""
-    try:
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=True)
-    except (RuntimeError, TypeError):
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
 
 
 def _flat_transforms(transform: nn.Module) -> list[nn.Module]:
@@ -245,23 +176,6 @@ def mean_nll(
     return total.item() / max(1, inputs.shape[0])
 
 
-def _check_finite(epoch: int, train_loss: float, val_loss: float, hint: str) -> None:
-    if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
-        raise FloatingPointError(
-            f"non-finite loss at epoch {epoch + 1} (epochs counted from 1): training "
-            f"{train_loss}, validation {val_loss}{hint}"
-        )
-
-
-def _save_checkpoint(directory: Path, epoch: int, payload: dict[str, Any]) -> None:
-    with atomic_path(directory / f"epoch_{epoch + 1:04d}.pt") as tmp:
-        torch.save(payload, tmp)
-
-
-def _cpu_state(model: nn.Module) -> StateDict:
-    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-
-
 def train_density(
     model: nn.Module,
     inputs: torch.Tensor | np.ndarray,
@@ -301,7 +215,7 @@ def train_density(
         an epoch is used.
     n_best
         Number of lowest-validation-loss epochs whose weights are kept (running top-k on the CPU
-        with :class:`~anode_cathode.classifiers.ensemble.TopKSnapshots`).
+        with :class:`~anode_cathode.core.training.TopKSnapshots`).
     early_stopping_patience
         Stop when the validation loss has not improved for this many epochs (``None``: never).
     refresh_batchnorm_stats
@@ -321,26 +235,13 @@ def train_density(
         a short last batch runs eagerly). On a CPU it needs a C++ compiler, costs roughly a
         minute of compilation per fit and makes batch-256 steps ≈ 1.6× faster; the numbers
         are not bitwise equal to eager mode.
-    verbose
-        Show the progress bar even without a terminal (it is shown on a TTY anyway).
-    description
-        Label of the progress bar.
-    hint
-        Appended to the :class:`FloatingPointError` message (for example a count of NaN inputs).
-
-    Returns
-    -------
-    TrainResult
-        Losses, timings, best epochs and their weights; ``model`` holds the last epoch's.
-
-    Raises
-    ------
-    FloatingPointError
-        When a training or validation loss is NaN or infinite; the message names the epoch.
+    verbose, description, hint
+        Epoch lines on stdout, the model's name in logs, an addition to the error message: as
+        in :func:`~anode_cathode.core.training.train_epochs`, which also gives the returned
+        :class:`~anode_cathode.core.training.TrainResult` and raises
+        :class:`FloatingPointError` naming the epoch of a non-finite loss.
     """
     dev = torch.device(device)
-    if int(epochs) < 1 or int(batch_size) < 1 or int(n_best) < 1:
-        raise ValueError("epochs, batch_size and n_best must be at least 1")
 
     def put(a: Any) -> torch.Tensor | None:
         return None if a is None else torch.as_tensor(a, dtype=torch.float32).to(dev)
@@ -349,89 +250,35 @@ def train_density(
     if x is None or xv is None or x.shape[0] == 0 or xv.shape[0] == 0:
         raise ValueError("training and validation sets must be non-empty")
     model.to(dev)
-    opt = _adam(model.parameters(), float(learning_rate), float(weight_decay))
-    gen = torch.Generator(device=dev).manual_seed(int(seed))
-    keeper: TopKSnapshots[StateDict] = TopKSnapshots(int(n_best))
-    ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
-    n, bs = x.shape[0], int(batch_size)
+    bs = int(batch_size)
 
-    def nll_sum(xb: torch.Tensor, cb: torch.Tensor | None) -> torch.Tensor:
+    def nll_sum(xb: torch.Tensor, cb: torch.Tensor | None = None) -> torch.Tensor:
         return -model.log_prob(xb, context=cb).sum()
 
     full_batch = torch.compile(nll_sum) if compile else nll_sum
-    train_losses: list[float] = []
-    val_losses: list[float] = []
-    epoch_s: list[float] = []
-    step_s: list[float] = []
-    best, best_epoch = math.inf, -1
-    bar = tqdm(
-        total=int(epochs),
-        desc=description,
-        unit="epoch",
-        disable=not (verbose or sys.stderr.isatty()),
-        leave=bool(verbose),
-    )
-    try:
-        for epoch in range(int(epochs)):
-            t0 = time.perf_counter()
-            model.train()
-            perm = torch.randperm(n, generator=gen, device=dev)
-            xp = x[perm]  # one gather per epoch; batches are views
-            cp = None if c is None else c[perm]
-            total = torch.zeros((), dtype=torch.float64, device=dev)
-            for s in range(0, n, bs):
-                xb, cb = xp[s : s + bs], None if cp is None else cp[s : s + bs]
-                nll = (full_batch if xb.shape[0] == bs else nll_sum)(xb, cb)
-                opt.zero_grad(set_to_none=True)
-                (nll / xb.shape[0]).backward()
-                opt.step()
-                total += nll.detach()
-            train_losses.append(total.item() / n)  # .item() synchronises the device
-            step_s.append(time.perf_counter() - t0)
-            if refresh_batchnorm_stats and math.isfinite(train_losses[-1]):
-                refresh_batchnorm(model, x, c, chunk_size)
-            val_losses.append(mean_nll(model, xv, cv, chunk_size))
-            _check_finite(epoch, train_losses[-1], val_losses[-1], hint)
-            keeper.offer(epoch, val_losses[-1], lambda: _cpu_state(model))
-            if ckpt is not None:
-                payload = {
-                    "epoch": epoch + 1,
-                    "model": _cpu_state(model),
-                    "optimizer": opt.state_dict(),
-                    "train_losses": list(train_losses),
-                    "val_losses": list(val_losses),
-                }
-                _save_checkpoint(ckpt, epoch, payload)
-            epoch_s.append(time.perf_counter() - t0)
-            bar.set_postfix(train=f"{train_losses[-1]:.4f}", val=f"{val_losses[-1]:.4f}")
-            bar.update()
-            logger.debug(
-                "%s epoch %d: train %.6f val %.6f (%.2f s)",
-                description,
-                epoch + 1,
-                train_losses[-1],
-                val_losses[-1],
-                epoch_s[-1],
-            )
-            if val_losses[-1] < best:
-                best, best_epoch = val_losses[-1], epoch
-            elif early_stopping_patience is not None and (
-                epoch - best_epoch >= int(early_stopping_patience)
-            ):
-                logger.info(
-                    "%s: early stop after epoch %d (best epoch %d)",
-                    description,
-                    epoch + 1,
-                    best_epoch + 1,
-                )
-                break
-    finally:
-        bar.close()
-    return TrainResult(
-        train_losses=np.asarray(train_losses),
-        val_losses=np.asarray(val_losses),
-        best_epochs=keeper.indices,
-        snapshots=keeper.snapshots,
-        epoch_seconds=np.asarray(epoch_s),
-        step_seconds=np.asarray(step_s),
+
+    def batch_loss(xb: torch.Tensor, cb: torch.Tensor | None = None):
+        nll = (full_batch if xb.shape[0] == bs else nll_sum)(xb, cb)
+        return nll / xb.shape[0], nll
+
+    def refresh(_: float) -> None:
+        refresh_batchnorm(model, x, c, chunk_size)
+
+    return train_epochs(
+        model,
+        [x] if c is None else [x, c],
+        batch_loss,
+        lambda: mean_nll(model, xv, cv, chunk_size),
+        epochs=epochs,
+        batch_size=bs,
+        learning_rate=learning_rate,
+        weight_decay=weight_decay,
+        n_best=n_best,
+        early_stopping_patience=early_stopping_patience,
+        end_of_epoch=refresh if refresh_batchnorm_stats else None,
+        seed=seed,
+        checkpoint_dir=checkpoint_dir,
+        description=description,
+        verbose=verbose,
+        hint=hint,
     )

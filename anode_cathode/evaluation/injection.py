@@ -8,7 +8,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from anode_cathode.config import injection_from_tag
+from anode_cathode.core.plotting import METHOD_COLORS, hep_pyplot, method_label, save_figure
+from anode_cathode.core.registry import CLASSIFIER_STYLES
+from anode_cathode.data.tags import injection_from_tag
 from anode_cathode.evaluation.metrics import band
 
 __all__ = ["plot_max_sic_vs_sb", "scan_table"]
@@ -40,20 +42,7 @@ def scan_table(per_seed: pd.DataFrame, percentiles: Sequence[float]) -> pd.DataF
 
 def plot_max_sic_vs_sb(table: pd.DataFrame, title: str, path: str | os.PathLike) -> None:
     """Max SIC vs S/B (%) with bands, one line per method and classifier."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import mplhep as hep
-
-    from anode_cathode.evaluation.plots import (
-        CLASSIFIER_STYLES,
-        METHOD_COLORS,
-        METHOD_LABELS,
-        save_figure,
-    )
-
-    plt.style.use(hep.style.ROOT)
+    plt = hep_pyplot()
     fig, ax = plt.subplots(figsize=(8, 6))
     for (method, clf), grp in table.groupby(["method", "classifier"], sort=False):
         x = 100 * grp["s_over_b"].to_numpy()
@@ -65,7 +54,7 @@ def plot_max_sic_vs_sb(table: pd.DataFrame, title: str, path: str | os.PathLike)
             marker="o",
             ms=4,
             color=color,
-            label=f"{METHOD_LABELS.get(method, method)} ({clf.upper()})",
+            label=method_label(method, clf),
         )
         ax.fill_between(x, grp["max_sic_lo"], grp["max_sic_hi"], color=color, alpha=0.15, lw=0)
     ax.axhline(1.0, color="gray", lw=1, ls=":")

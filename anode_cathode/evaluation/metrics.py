@@ -2,7 +2,7 @@
 
 SIC curves are cut where the relative statistical error of the background efficiency,
 1/sqrt(N_B pass), exceeds ``max_rel_error`` (0.2: fewer than 25 background test events pass),
-following PHYSICS.md §4.
+following docs/evaluation.md.
 """
 
 from __future__ import annotations

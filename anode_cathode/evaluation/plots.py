@@ -5,58 +5,30 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-import mplhep as hep
 import numpy as np
 
-from anode_cathode.data.io import atomic_path
+from anode_cathode.core.plotting import METHOD_COLORS, hep_pyplot, method_label, save_figure
+from anode_cathode.core.registry import CLASSIFIER_STYLES
 
-__all__ = ["METHOD_COLORS", "METHOD_LABELS", "plot_roc", "plot_sic", "save_figure"]
-
-METHOD_COLORS = {
-    "supervised": "black",
-    "idealized": "tab:orange",
-    "cathode": "tab:blue",
-    "cwola": "tab:green",
-    "anode": "tab:red",
-}
-METHOD_LABELS = {
-    "supervised": "Supervised",
-    "idealized": "Idealized AD",
-    "cathode": "CATHODE",
-    "cwola": "CWoLa hunting",
-    "anode": "ANODE",
-}
-CLASSIFIER_STYLES = {"bdt": "-", "mlp": "--", "density": ":"}
-
-
-def save_figure(fig, path: str | os.PathLike) -> None:
-    """Save atomically; the format follows the suffix."""
-    suffix = os.path.splitext(str(path))[1]
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=suffix.lstrip("."), bbox_inches="tight", dpi=120)
-    plt.close(fig)
-
-
-def _label(method: str, clf: str) -> str:
-    return f"{METHOD_LABELS.get(method, method)} ({clf.upper()})"
+__all__ = ["plot_roc", "plot_sic"]
 
 
 def _curves(ax, bands: Mapping[tuple[str, str], Mapping[str, np.ndarray]], y: str) -> None:
     for (method, clf), b in bands.items():
         color = METHOD_COLORS.get(method, None)
         ax.plot(
-            b["tpr"], b[y], CLASSIFIER_STYLES.get(clf, "-"), color=color, label=_label(method, clf)
+            b["tpr"],
+            b[y],
+            CLASSIFIER_STYLES.get(clf, "-"),
+            color=color,
+            label=method_label(method, clf),
         )
         ax.fill_between(b["tpr"], b[f"{y}_lo"], b[f"{y}_hi"], color=color, alpha=0.2, lw=0)
 
 
 def plot_sic(bands, title: str, path: str | os.PathLike, note: str = "") -> None:
     """SIC vs signal efficiency, median and band over seeds per (method, classifier)."""
-    plt.style.use(hep.style.ROOT)
+    plt = hep_pyplot()
     fig, ax = plt.subplots(figsize=(8, 6))
     _curves(ax, bands, "sic")
     ax.axhline(1.0, color="gray", lw=1, ls=":")
@@ -74,7 +46,7 @@ def plot_sic(bands, title: str, path: str | os.PathLike, note: str = "") -> None
 
 def plot_roc(bands, title: str, path: str | os.PathLike) -> None:
     """Background rejection 1/FPR vs signal efficiency (log scale), bands over seeds."""
-    plt.style.use(hep.style.ROOT)
+    plt = hep_pyplot()
     fig, ax = plt.subplots(figsize=(8, 6))
     _curves(ax, bands, "rejection")
     grid = np.linspace(0.01, 1, 100)

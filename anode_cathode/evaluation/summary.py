@@ -10,7 +10,15 @@ import pandas as pd
 
 from anode_cathode.evaluation.metrics import band, sic_at_fpr, sic_curve, sic_on_grid
 
-__all__ = ["TPR_GRID", "curve_bands", "seed_metrics", "summarize", "summary_markdown"]
+__all__ = [
+    "TPR_GRID",
+    "bands_from_tables",
+    "bands_to_tables",
+    "curve_bands",
+    "seed_metrics",
+    "summarize",
+    "summary_markdown",
+]
 
 #: Signal efficiencies on which curves of different seeds are combined.
 TPR_GRID = np.linspace(0.005, 1.0, 200)
@@ -119,3 +127,17 @@ def summary_markdown(summary: pd.DataFrame, percentiles: Sequence[float], title:
         cells += [_fmt(r[c], r[f"{c}_lo"], r[f"{c}_hi"]) for c in fpr_cols]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def bands_to_tables(bands: Mapping[tuple[str, str], Mapping[str, Any]]) -> dict[str, pd.DataFrame]:
+    """Curve bands keyed by (method, classifier) as tables named ``<method>__<classifier>``."""
+    return {f"{m}__{c}": pd.DataFrame(b) for (m, c), b in bands.items()}
+
+
+def bands_from_tables(
+    tables: Mapping[str, pd.DataFrame],
+) -> dict[tuple[str, str], dict[str, np.ndarray]]:
+    """Inverse of :func:`bands_to_tables`."""
+    return {
+        tuple(k.split("__")): {c: v.to_numpy() for c, v in t.items()} for k, t in tables.items()
+    }

@@ -1,0 +1,101 @@
+"""Device and thread selection shared by every torch and tree model."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = [
+    "inference_device",
+    "openmp_threads",
+    "resolve_device",
+    "set_threads",
+    "torch_threads",
+]
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """Return the ``torch.device`` for ``device`` in {"auto", "cpu", "cuda", "cuda:N"}.
+
+    ``auto`` picks CUDA only when a device is actually usable: under SLURM a job may see
+    ``CUDA_VISIBLE_DEVICES`` without a working GPU, and then runs on the CPU.
+    """
+    import torch
+
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(
+            f"device '{device}' requested but CUDA is not available; use 'auto' or 'cpu'"
+        )
+    return torch.device(device)
+
+
+def inference_device(fitted_on: torch.device) -> torch.device:
+    """Where a model fitted on ``fitted_on`` predicts: the CPU when that GPU is not here
+    (fitted on a GPU node, loaded on a CPU-only machine)."""
+    import torch
+
+    if fitted_on.type == "cuda" and not torch.cuda.is_available():
+        return torch.device("cpu")
+    return fitted_on
+
+
+#: Read by OpenMP, OpenBLAS and MKL when they start (at the import of numpy, torch, sklearn).
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def set_threads(threads: int | None) -> int:
+    """Limit torch, OpenMP and BLAS to ``threads`` (the rule's ``threads:``) in this process.
+
+    On shared cores more threads than cores is 10-80x slower, so every step calls this. Pools
+    that start later read the environment variables set here, so the command line calls it
+    before numpy or torch are imported; pools already running (torch's, and any OpenMP/BLAS
+    library already loaded) are limited directly. Returns the number of threads set.
+    """
+    n = max(1, int(threads or os.cpu_count() or 1))
+    for name in _THREAD_VARIABLES:
+        os.environ[name] = str(n)
+    import torch
+
+    torch.set_num_threads(n)
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(n)
+    except ImportError:  # threadpoolctl ships with scikit-learn; keep torch-only use working
+        pass
+    return n
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run with ``torch.set_num_threads(n)`` when ``n`` is given, restoring the old value."""
+    import torch
+
+    if n is None:
+        yield
+        return
+    old = torch.get_num_threads()
+    torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+@contextlib.contextmanager
+def openmp_threads(n: int | None) -> Iterator[None]:
+    """Limit the OpenMP pools (HistGradientBoosting) to ``n`` threads when ``n`` is given."""
+    if n is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=int(n), user_api="openmp"):
+        yield
