@@ -1,39 +1,41 @@
-"""Tests of the bump hunt: dijet fits, local/global significance, score cuts, scans, plots."""
+"""Tests of the bump hunt: dijet fits, local/global significance, score cuts, toys, scans,
+the pipeline steps and plots."""
 
 from __future__ import annotations
 
 import itertools
 import json
 import math
+from collections.abc import Callable
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.integrate import quad
 from scipy.optimize import minimize_scalar
 from scipy.stats import kstest, norm
 
-from anode_cathode.bumphunt import (
-    CutResult,
-    apply_cut,
+from anode_cathode.bumphunt import toys as toys_module
+from anode_cathode.bumphunt.crosscheck import pybumphunter_crosscheck
+from anode_cathode.bumphunt.cuts import apply_cut, fold_thresholds, histogram_edges
+from anode_cathode.bumphunt.functions import bin_integrals, choose_fit, fit_dijet, predict
+from anode_cathode.bumphunt.scan import scan_method
+from anode_cathode.bumphunt.scores import mean_data_scores
+from anode_cathode.bumphunt.significance import (
     asimov_z,
-    background_toys,
-    bin_integrals,
-    choose_fit,
     count_upcrossings,
-    fit_dijet,
-    fold_thresholds,
     global_pvalue,
     gross_vitells,
-    histogram_edges,
     local_significance,
-    predict,
-    pybumphunter_crosscheck,
     trials_factor_pvalue,
-    window_bumphunt,
 )
+from anode_cathode.bumphunt.toys import background_toys
+from anode_cathode.bumphunt.window import CutResult, window_bumphunt
 from anode_cathode.data.features import compute_features
 from anode_cathode.data.generate import generate_background
+from anode_cathode.data.io import write_tables
 from anode_cathode.data.regions import Window
+from anode_cathode.pipeline.bumphunt import bumphunt_scan, bumphunt_window
 
 EDGES = np.round(np.arange(2.8, 6.5001, 0.1), 6)  # 37 bins of 100 GeV
 SR = Window(3.3, 3.7)
@@ -134,13 +136,62 @@ def test_low_statistics_four_parameter_fit_does_not_crash():
 
 
 # ------------------------------------------------------------------------ significance
-@pytest.mark.parametrize("s,b", [(10, 100), (50, 1000), (5, 1.0), (30, 10), (200, 1e4), (3, 0.5)])
-def test_local_significance_matches_asimov_without_uncertainty(s, b):
-    z, p = local_significance(s + b, b, 0.0)
-    assert z == pytest.approx(asimov_z(s, b), rel=0.05)
+def _brute_force_z(n: float, b: float, sigma_b: float) -> float:
+    """Z = √q0 from maximising L(s, β) = Poisson(n | s + β) Gauss(b | β, σ_b) numerically.
+
+    Nested bounded 1-d minimisations of -ln L: over β > 0 for fixed s, then over s >= 0 (and
+    over β alone at s = 0); σ_b = 0 fixes β = b.
+    """
+
+    def nll(s: float, beta: float) -> float:
+        mu = s + beta
+        value = mu - (n * math.log(mu) if n > 0 else 0.0)
+        return value + (0.5 * ((b - beta) / sigma_b) ** 2 if sigma_b > 0 else 0.0)
+
+    def profile(s: float) -> float:
+        if sigma_b == 0:
+            return nll(s, b)
+        hi = n + b + 10 * sigma_b + 10
+        best = minimize_scalar(
+            lambda beta: nll(s, beta),
+            bounds=(1e-12, hi),
+            method="bounded",
+            options={"xatol": 1e-12},
+        )
+        return best.fun
+
+    free = minimize_scalar(
+        profile, bounds=(0.0, n + 10 * sigma_b + 10), method="bounded", options={"xatol": 1e-10}
+    )
+    at_zero = profile(0.0)
+    # bounded Brent never evaluates the bound s = 0 itself: the best of both is the maximum
+    q0 = 2.0 * (at_zero - min(free.fun, at_zero))
+    return math.sqrt(q0)
+
+
+@pytest.mark.parametrize(
+    "n,b,sigma_b",
+    [
+        (130, 100.0, 0.0),
+        (6, 1.0, 0.0),
+        (3.5, 0.5, 0.0),
+        (130, 100.0, 5.0),
+        (12, 3.0, 2.5),
+        (5, 0.2, 1.0),
+        (1050, 1000.0, 30.0),
+        (40, 10.0, 8.0),
+        (80, 100.0, 3.0),  # deficit: s >= 0 puts the maximum at s = 0, Z = 0
+        (0, 5.0, 1.0),
+    ],
+)
+def test_local_significance_matches_brute_force_profile_likelihood(n, b, sigma_b):
+    z_ref = _brute_force_z(n, b, sigma_b)
+    z, p = local_significance(n, b, sigma_b)
+    print(f"n={n} b={b}±{sigma_b}: Z {z:.6f}, brute force {z_ref:.6f}")
+    assert z == pytest.approx(z_ref, rel=1e-4, abs=1e-4)
     assert p == pytest.approx(norm.sf(z))
-    z_int, _ = local_significance(round(s + b), b, 0.0)  # integer counts
-    assert z_int == pytest.approx(asimov_z(round(s + b) - b, b), rel=1e-9)
+    if sigma_b == 0:  # the Asimov formula is the same likelihood ratio at n = s + b
+        assert asimov_z(n - b, b) == pytest.approx(z_ref, rel=1e-4, abs=1e-4)
 
 
 @pytest.mark.parametrize("n,b,sigma", [(130, 100.0, 5.0), (12, 3.0, 2.5), (5, 0.2, 1.0)])
@@ -165,26 +216,6 @@ def test_local_significance_edge_cases():
         with pytest.raises(ValueError):
             local_significance(*bad)
     assert asimov_z(0.0, 10.0) == 0.0
-
-
-def test_local_pvalues_uniform_on_background_only_toys():
-    """Full procedure (F-test choice, SR-excluded fit, prediction, Z) on smooth Poisson toys."""
-    mu = _truth_counts(TRUTH4, 5e4)
-    rng = np.random.default_rng(2024)
-    windows = [Window(3.3, 3.7), Window(4.1, 4.5), Window(4.9, 5.3)]
-    masks = [_sr_mask(w) for w in windows]
-    pvals, zs = [], []
-    for _ in range(200):
-        toy = rng.poisson(mu)
-        for sr in masks:
-            fit = choose_fit(EDGES, toy, ~sr)
-            b, sigma_b = predict(fit, sr)
-            pvals.append(local_significance(toy[sr].sum(), b, sigma_b, signed=True)[1])
-            zs.append(local_significance(toy[sr].sum(), b, sigma_b)[0])
-    ks = kstest(pvals, "uniform").pvalue
-    print(f"KS p-value of {len(pvals)} local p-values: {ks:.3f}")
-    assert ks > 0.01
-    assert 0.4 < np.mean(np.asarray(zs) > 0) < 0.6  # half the toys are deficits (Z = 0)
 
 
 # -------------------------------------------------------------------- injected bump scan
@@ -306,13 +337,35 @@ def test_fold_thresholds_keep_the_requested_fraction_per_fold():
 
 
 # ------------------------------------------------------------------------ global p-value
-def _smooth_result(window: Window, seed: int) -> CutResult:
+Density = Callable[[np.ndarray], np.ndarray]
+
+
+def _qcd_density(m: np.ndarray) -> np.ndarray:
+    return (1 - m / 13) ** 10 / (m / 13) ** 5
+
+
+def _truth4_density(m: np.ndarray) -> np.ndarray:
+    """Density in mjj of the 4-parameter truth TRUTH4."""
+    x = m / 13
+    return (1 - x) ** TRUTH4[1] / x ** (TRUTH4[2] + TRUTH4[3] * np.log(x))
+
+
+def _sample_mjj(
+    rng: np.random.Generator, n_events: int, density: Density = _qcd_density
+) -> np.ndarray:
+    """Dijet masses in [2.8, 6.5] TeV drawn from ``density`` (inverse of a tabulated CDF)."""
+    cdf_edges = np.linspace(2.8, 6.5, 2000)
+    dens = density(cdf_edges)
+    cdf = np.cumsum(dens) / dens.sum()
+    return np.interp(rng.random(n_events), cdf, cdf_edges)
+
+
+def _smooth_result(
+    window: Window, seed: int, density: Density = _qcd_density, n_events: int = 30_000
+) -> CutResult:
     """A CutResult of one window for a smooth background-only spectrum (no score cut)."""
     rng = np.random.default_rng(seed)
-    cdf_edges = np.linspace(2.8, 6.5, 2000)
-    dens = (1 - cdf_edges / 13) ** 10 / (cdf_edges / 13) ** 5
-    cdf = np.cumsum(dens) / dens.sum()
-    mjj = np.interp(rng.random(30_000), cdf, cdf_edges)
+    mjj = _sample_mjj(rng, n_events, density)
     return window_bumphunt(
         mjj, rng.random(mjj.size), np.zeros(mjj.size, int), window, (2.8, 6.5), 0.1, (1.0,)
     )[0]
@@ -328,9 +381,22 @@ def test_global_pvalue_of_one_window_equals_local():
         assert abs(g.p - norm.sf(z)) < 3 * g.uncertainty + 1e-3, (z, g)
 
 
-def test_global_pvalue_trials_factor_and_upper_bound():
-    results = [_smooth_result(Window(lo, round(lo + 0.4, 6)), 2) for lo in (3.3, 4.1, 4.9)]
+def test_background_only_toys_calibrate_local_and_global_pvalues():
+    """One set of toys, the full procedure (F-test choice, SR-excluded fit, prediction, Z):
+    local p-values are uniform, the global p-value follows the trials factor."""
+    results = [
+        _smooth_result(Window(lo, round(lo + 0.4, 6)), 2, _truth4_density, 50_000)
+        for lo in (3.3, 4.1, 4.9)
+    ]
     toys = background_toys(results, 300, np.random.default_rng(4))
+    assert toys.z.shape == (300, 3) and toys.n_failed == 0
+    # local: half the toys are deficits (Z = 0); excesses have p0 uniform on (0, 0.5)
+    z = toys.z.ravel()
+    assert 0.4 < np.mean(z > 0) < 0.6
+    ks = kstest(2 * norm.sf(z[z > 0]), "uniform").pvalue
+    print(f"KS p-value of {np.sum(z > 0)} local p-values of excesses: {ks:.3f}")
+    assert ks > 0.01
+    # global
     g = global_pvalue(1.5, toys.max_z)
     expected = trials_factor_pvalue(norm.sf(1.5), 3)  # independent windows, as the toys
     print(f"three windows, Z = 1.5: global {g}, expected {expected:.4f}")
@@ -342,6 +408,29 @@ def test_global_pvalue_trials_factor_and_upper_bound():
     assert "p <" in str(none) and none.z > 2.3
     with pytest.raises(ValueError):
         global_pvalue(1.0, [math.nan])
+
+
+# ------------------------------------------------------------------------ failed toy fits
+def _flaky_toy_refits(monkeypatch: pytest.MonkeyPatch, every: int) -> None:
+    """Make every ``every``-th toy refit fail; the nominal fits are left alone."""
+    calls = itertools.count()
+    real = toys_module.choose_fit
+
+    def flaky(*args, **kwargs):
+        if next(calls) % every == 0:
+            raise ValueError("fake toy fit failure")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(toys_module, "choose_fit", flaky)
+
+
+def test_more_than_five_percent_failed_toy_fits_raise(monkeypatch):
+    results = [_smooth_result(Window(lo, round(lo + 0.4, 6)), 5) for lo in (3.3, 4.1)]
+    _flaky_toy_refits(monkeypatch, every=10)  # 4 of 40 toys per window: 10 %
+    with pytest.raises(
+        ValueError, match=r"cathode \(bdt\), keep 1: window sr3300-3700: 4 of 40 background-only"
+    ):
+        scan_method("cathode", "bdt", results, [], [1.0], n_toys=40, seed=0, pybumphunter=False)
 
 
 def test_trials_factor_pvalue():
@@ -378,7 +467,74 @@ def test_plots_are_written(bump_data, tmp_path):
     flat = [r for results in bump_data.values() for r in results]
     g = {0.1: global_pvalue(3.0, np.random.default_rng(0).normal(size=100))}
     plot_local_z(flat, tmp_path / "z.pdf", method="cathode", global_p=g)
-    ks = plot_pvalue_uniformity(np.random.default_rng(0).random(300), tmp_path / "p.png", "toys")
-    assert 0 <= ks <= 1
+    uniform = np.random.default_rng(0).random(300)
+    assert plot_pvalue_uniformity(uniform, tmp_path / "p.png", "toys") > 0.01
+    assert plot_pvalue_uniformity(uniform**2, tmp_path / "p2.png", "squared") < 1e-6
     for name in ("spectrum.png", "z.pdf", "p.png"):
         assert (tmp_path / name).stat().st_size > 1000
+
+
+# ------------------------------------------------------------------------ pipeline steps
+def _write_scores(path, window: Window, mjj: np.ndarray, fold: np.ndarray, score: np.ndarray):
+    data = pd.DataFrame({"mjj": mjj, "fold": fold, "label": np.zeros(mjj.size), "score": score})
+    attrs = {"window": window.to_dict(), "method": "cathode", "classifier": "bdt"}
+    write_tables(path, {"data": data}, attrs)
+
+
+def test_mean_data_scores_average_seeds_and_check_events(tmp_path):
+    rng = np.random.default_rng(9)
+    mjj, fold = rng.uniform(3, 5, 100), rng.integers(0, 2, 100)
+    a, b = rng.random(100), rng.random(100)
+    _write_scores(tmp_path / "s0.h5", SR, mjj, fold, a)
+    _write_scores(tmp_path / "s1.h5", SR, mjj, fold, b)
+    data, window, method, clf = mean_data_scores([tmp_path / "s0.h5", tmp_path / "s1.h5"])
+    np.testing.assert_allclose(data["score"], 0.5 * (a + b))
+    np.testing.assert_array_equal(data["mjj"], mjj)
+    assert (window, method, clf) == (SR, "cathode", "bdt")
+    _write_scores(tmp_path / "other.h5", SR, mjj, 1 - fold, b)
+    with pytest.raises(ValueError, match="data events differ"):
+        mean_data_scores([tmp_path / "s0.h5", tmp_path / "other.h5"])
+    write_tables(tmp_path / "none.h5", {"test": pd.DataFrame({"score": a})})
+    with pytest.raises(ValueError, match=r"splits\.folds >= 2"):
+        mean_data_scores([tmp_path / "none.h5"])
+
+
+def test_pipeline_steps_write_their_outputs(tmp_path, monkeypatch):
+    """Window step from score files (two seeds), then the scan, with a few failed toy fits."""
+    cfg = {
+        "run": "test",
+        "bumphunt": {
+            "efficiencies": [1.0, 0.1, 1e-5],
+            "fit_range": [2.8, 6.5],
+            "bin_width": 0.1,
+            "alpha": 0.05,
+            "fit_model": "ftest",
+            "n_toys": 40,
+            "seed": 0,
+            "pybumphunter": False,
+        },
+    }
+    rng = np.random.default_rng(8)
+    mjj = _sample_mjj(rng, 30_000)
+    fold = rng.integers(0, 2, mjj.size)
+    inputs = []
+    for window in (Window(3.3, 3.7), Window(4.1, 4.5)):
+        scores = [tmp_path / f"{window.name}_s{seed}.h5" for seed in range(2)]
+        for path in scores:
+            _write_scores(path, window, mjj, fold, rng.random(mjj.size))
+        out = tmp_path / f"{window.name}.json"
+        bumphunt_window(cfg, scores, out, tmp_path / f"{window.name}.png")
+        d = json.loads(out.read_text())
+        assert d["n_seeds"] == 2 and [r["efficiency"] for r in d["results"]] == [1.0, 0.1]
+        assert [e["efficiency"] for e in d["errors"]] == [1e-5]
+        assert "no events" in d["errors"][0]["error"]
+        inputs.append(out)
+    _flaky_toy_refits(monkeypatch, every=20)  # 2 of 40 toys per window: 5 %, tolerated
+    text = bumphunt_scan(cfg, inputs, "n0-s0", tmp_path / "scan")
+    table = pd.read_csv(tmp_path / "scan/pvalues.csv")
+    assert table.efficiency.tolist() == [1.0, 0.1, 1e-5]
+    assert table.n_toys_failed.tolist()[:2] == [4, 4]  # two windows, two failures each
+    assert pd.isna(table.local_z[2]) and "no events" in table.error[2]
+    assert text == (tmp_path / "scan/pvalues.md").read_text() and "fit failed" in text
+    for name in ("pvalue_uniformity.png", "local_z_cathode_bdt.png", "sculpting_cathode_bdt.png"):
+        assert (tmp_path / "scan" / name).stat().st_size > 1000

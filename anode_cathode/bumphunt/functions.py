@@ -1,6 +1,8 @@
 """Smooth dijet background function and its binned Poisson maximum-likelihood fit.
 
-The standard dijet function (PHYSICS.md §5) is
+One idea (the function, its integrals, fit and prediction), hence one module despite its length.
+
+The standard dijet function (docs/bumphunt.md) is
 
     f(x) = p0 (1 - x)^p1 / x^(p2 + p3 ln x),    x = mjj / sqrt(s),  sqrt(s) = 13 TeV,
 
@@ -283,7 +285,6 @@ def fit_dijet(
     fit_mask: Sequence[bool] | np.ndarray,
     n_params: int = 3,
     *,
-    min_bins: int | None = None,
     start: Sequence[float] | np.ndarray | None = None,
 ) -> DijetFit:
     """Binned Poisson maximum-likelihood fit of the dijet function (iminuit MIGRAD + HESSE).
@@ -295,11 +296,10 @@ def fit_dijet(
     counts
         Observed events per bin (>= 0, finite).
     fit_mask
-        Boolean mask of the bins used in the fit (e.g. the fit range without the SR).
+        Boolean mask of the bins used in the fit (e.g. the fit range without the SR); at least
+        ``n_params + 2`` bins.
     n_params
         3 (p3 = 0) or 4.
-    min_bins
-        Fewest fit bins accepted; default ``n_params + 2``.
     start
         Optional starting ``(ln nu, p1, p2[, p3])`` (warm start, e.g. from a nominal fit); the
         normalisation is always restarted at the observed count.
@@ -318,9 +318,9 @@ def fit_dijet(
     if n_params not in (3, 4):
         raise ValueError(f"n_params must be 3 or 4, got {n_params}")
     model = _cached_model(tuple(edges.tolist()), n_params)
-    need = n_params + 2 if min_bins is None else int(min_bins)
+    need = n_params + 2
     n_fit = int(fit_mask.sum())
-    if n_fit < max(need, n_params + 1):
+    if n_fit < need:
         raise ValueError(
             f"only {n_fit} fit bins for a {n_params}-parameter dijet fit (need >= {need}): "
             "widen the fit range, use narrower bins or fewer parameters"

@@ -1,23 +1,28 @@
-"""HEP-style (mplhep) plots of the bump hunt: spectra with fits, local Z scans, null checks."""
+"""HEP-style (mplhep) plots of the bump hunt: spectra with fits, local Z scans, p-value null
+checks and the sculpting check (efficiency of each cut versus mjj).
+
+matplotlib is imported by the plotting functions only, so importing this module is cheap.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-import mplhep as hep
 import numpy as np
 from scipy.stats import kstest
 
-from anode_cathode.bumphunt.scan import CutResult
 from anode_cathode.bumphunt.significance import GlobalPValue
-from anode_cathode.evaluation.plots import METHOD_LABELS, save_figure
+from anode_cathode.bumphunt.window import CutResult
+from anode_cathode.core.plotting import METHOD_LABELS, hep_pyplot, save_figure
 
-__all__ = ["plot_local_z", "plot_pvalue_uniformity", "plot_spectrum"]
+__all__ = [
+    "plot_local_z",
+    "plot_pvalue_uniformity",
+    "plot_sculpting",
+    "plot_spectrum",
+    "relative_efficiency",
+]
 
 _CUT_COLORS = ("black", "tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple")
 
@@ -33,7 +38,7 @@ def plot_spectrum(results: Sequence[CutResult], path: str | os.PathLike, title: 
     """
     if not results:
         raise ValueError("plot_spectrum needs at least one CutResult")
-    plt.style.use(hep.style.ROOT)
+    plt = hep_pyplot()
     fig, (ax, axp) = plt.subplots(
         2, 1, figsize=(8, 8), sharex=True, gridspec_kw={"height_ratios": [3, 1], "hspace": 0.05}
     )
@@ -82,7 +87,7 @@ def plot_local_z(
 
     ``global_p`` (optional, per efficiency) is quoted in the legend.
     """
-    plt.style.use(hep.style.ROOT)
+    plt = hep_pyplot()
     fig, ax = plt.subplots(figsize=(8, 6))
     effs = sorted({r.efficiency for r in results}, reverse=True)
     for i, eff in enumerate(effs):
@@ -113,16 +118,18 @@ def plot_pvalue_uniformity(
 ) -> float:
     """(c) Null check: histogram of local p-values with the uniform expectation.
 
-    Use the signed p-values (``CutResult.p_signed`` or ``ToyScan.p_signed``), which are uniform
-    under the background-only hypothesis; the capped ones pile up at 0.5. Returns the
+    Use the signed p-values (``CutResult.p_signed``), which are uniform under the
+    background-only hypothesis; the capped ones pile up at 0.5. Returns the
     Kolmogorov–Smirnov p-value against U(0, 1), which is also shown in the legend.
     """
+    import mplhep as hep
+
     p = np.asarray(pvalues, dtype=np.float64)
     p = p[np.isfinite(p)]
     if p.size == 0:
         raise ValueError("no finite p-values to plot")
     ks = float(kstest(p, "uniform").pvalue)
-    plt.style.use(hep.style.ROOT)
+    plt = hep_pyplot()
     fig, ax = plt.subplots(figsize=(8, 6))
     counts, edges = np.histogram(p, bins=bins, range=(0.0, 1.0))
     hep.histplot(
@@ -141,3 +148,45 @@ def plot_pvalue_uniformity(
     ax.legend(fontsize=11)
     save_figure(fig, path)
     return ks
+
+
+def relative_efficiency(cut: CutResult, total: CutResult) -> tuple[np.ndarray, np.ndarray]:
+    """Per-bin efficiency of ``cut`` relative to its nominal value, with binomial errors."""
+    n, k = np.asarray(total.counts), np.asarray(cut.counts)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        eff = k / n
+        err = np.sqrt(eff * (1 - eff) / n)
+    return eff / cut.efficiency, err / cut.efficiency
+
+
+def plot_sculpting(results: Sequence[CutResult], path: str | os.PathLike, title: str) -> None:
+    """(d) Does the cut sculpt mjj? One panel per cut: efficiency relative to nominal vs mjj.
+
+    For a score independent of mjj the efficiency is flat at the nominal value; a cut that
+    prefers events near the signal region shows up as a bump, before any fit. Needs the
+    uncut results (efficiency 1) of the windows; without them or without a cut, nothing is
+    drawn.
+    """
+    totals = {r.window.name: r for r in results if r.efficiency >= 1.0}
+    cuts = sorted({r.efficiency for r in results if r.efficiency < 1.0}, reverse=True)
+    if not totals or not cuts:
+        return
+    plt = hep_pyplot()
+    fig, axes = plt.subplots(1, len(cuts), figsize=(5 * len(cuts), 4.5), squeeze=False)
+    for ax, eff in zip(axes[0], cuts, strict=True):
+        for r in sorted((r for r in results if r.efficiency == eff), key=lambda r: r.window.center):
+            if r.window.name not in totals:
+                continue
+            rel, err = relative_efficiency(r, totals[r.window.name])
+            edges = np.asarray(r.edges)
+            centres = 0.5 * (edges[1:] + edges[:-1])
+            ax.errorbar(centres, rel, err, fmt=".-", ms=3, lw=0.8, label=r.window.name)
+        ax.axhline(1.0, color="gray", lw=1)
+        ax.set_title(f"keep {100 * eff:g}%", fontsize=12)
+        ax.set_xlabel(r"$m_{JJ}$ [TeV]", fontsize=12)
+        ax.set_ylim(0, 3)
+        ax.tick_params(labelsize=10)
+    axes[0, 0].set_ylabel("efficiency / nominal", fontsize=12)
+    axes[0, -1].legend(fontsize=7, ncol=2)
+    fig.suptitle(f"{title}: score-cut efficiency vs mjj (flat = no sculpting)", fontsize=13)
+    save_figure(fig, path)

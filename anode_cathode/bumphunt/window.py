@@ -1,0 +1,277 @@
+"""Bump hunt in one signal-region window: score cuts per fold, sideband fit, local significance.
+
+For every efficiency the events passing the cut are histogrammed in mjj with bins anchored at
+the SR edges (:mod:`~anode_cathode.bumphunt.cuts`), the dijet function is fitted to the bins of
+the fit range outside the SR (:func:`configured_fit`), the background in the SR is predicted
+with its fit uncertainty and compared with the observed count
+(:func:`~anode_cathode.bumphunt.significance.local_significance`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from anode_cathode.bumphunt._json import plain
+from anode_cathode.bumphunt.cuts import apply_cut, fold_thresholds, histogram_edges
+from anode_cathode.bumphunt.functions import (
+    DijetFit,
+    choose_fit,
+    dijet_density,
+    fit_dijet,
+    predict,
+)
+from anode_cathode.bumphunt.significance import local_significance
+from anode_cathode.data.regions import Window
+
+__all__ = ["CutResult", "configured_fit", "window_bumphunt", "window_bumphunt_per_cut"]
+
+
+@dataclass(frozen=True)
+class CutResult:
+    """Bump hunt of one window at one score-cut efficiency (plain lists: JSON-serialisable).
+
+    ``counts``/``expected`` are the post-cut histogram and the sideband fit's expectation in
+    every bin (``fit_mask``: bins used in the fit, ``sr_mask``: SR bins). ``params`` /
+    ``covariance`` are the fit's ``(ln nu, p1, p2[, p3])``, ``physics_params`` its
+    ``(p0, p1, p2, p3)``. ``z``/``p0`` follow the discovery convention (0 / 0.5 for a deficit),
+    ``z_signed``/``p_signed`` keep the sign (uniform p under the background-only hypothesis).
+    """
+
+    window: Window
+    efficiency: float
+    thresholds: dict[int, float]
+    alpha: float
+    fit_model: str
+    edges: list[float]
+    counts: list[float]
+    expected: list[float]
+    fit_mask: list[bool]
+    sr_mask: list[bool]
+    params: list[float]
+    covariance: list[list[float]]
+    physics_params: list[float]
+    n_params: int
+    ftest_pvalue: float
+    deviance: float
+    chi2: float
+    ndf: int
+    gof_pvalue: float
+    fit_valid: bool
+    n_obs: float
+    b: float
+    sigma_b: float
+    z: float
+    p0: float
+    z_signed: float
+    p_signed: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (lists, floats; ±inf/NaN as strings) for ``json.dump``."""
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        d["window"] = self.window.to_dict()
+        return plain(d)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> CutResult:
+        """Inverse of :meth:`to_dict` (strings such as ``'inf'`` back to floats)."""
+        kw = dict(d)
+        kw["window"] = Window.from_dict(d["window"])
+        kw["thresholds"] = {int(k): float(v) for k, v in d["thresholds"].items()}
+        for name in ("efficiency", "alpha", "ftest_pvalue", "deviance", "chi2", "gof_pvalue"):
+            kw[name] = float(d[name])
+        for name in ("n_obs", "b", "sigma_b", "z", "p0", "z_signed", "p_signed"):
+            kw[name] = float(d[name])
+        return cls(**kw)
+
+    def density(self, mjj: np.ndarray) -> np.ndarray:
+        """Fitted background as counts per TeV at ``mjj`` (smooth curve for plots)."""
+        return dijet_density(mjj, self.physics_params)
+
+
+def configured_fit(
+    edges: np.ndarray, counts: np.ndarray, fit_mask: np.ndarray, fit_model: str, alpha: float
+) -> DijetFit:
+    """The configured fit: ``fit_model`` parameters (``"3"``/``"4"``) or the F-test choice.
+
+    Parameters
+    ----------
+    edges, counts, fit_mask
+        Bin edges (TeV), counts per bin and the bins to fit.
+    fit_model
+        ``"ftest"``, ``"3"`` or ``"4"``.
+    alpha
+        F-test level (used with ``"ftest"`` only).
+
+    Returns
+    -------
+    DijetFit
+        The fit; a failed fit raises ``ValueError``.
+    """
+    if fit_model == "ftest":
+        return choose_fit(edges, counts, fit_mask, alpha)
+    return fit_dijet(edges, counts, fit_mask, int(fit_model))
+
+
+def _cut_result(
+    window: Window,
+    eff: float,
+    thr: dict[int, float],
+    alpha: float,
+    edges: np.ndarray,
+    counts: np.ndarray,
+    sr: np.ndarray,
+    fit_model: str,
+) -> CutResult:
+    fit_mask = ~sr
+    fit = configured_fit(edges, counts, fit_mask, fit_model, alpha)
+    b, sigma_b = predict(fit, sr)
+    n_obs = float(counts[sr].sum())
+    z, p0 = local_significance(n_obs, b, sigma_b)
+    zs, ps = local_significance(n_obs, b, sigma_b, signed=True)
+    return CutResult(
+        window=window,
+        efficiency=float(eff),
+        thresholds=thr,
+        alpha=float(alpha),
+        fit_model=fit_model,
+        edges=edges.tolist(),
+        counts=counts.tolist(),
+        expected=fit.expected.tolist(),
+        fit_mask=fit_mask.tolist(),
+        sr_mask=sr.tolist(),
+        params=fit.params.tolist(),
+        covariance=fit.covariance.tolist(),
+        physics_params=fit.physics_params().tolist(),
+        n_params=fit.n_params,
+        ftest_pvalue=fit.ftest_pvalue,
+        deviance=fit.deviance,
+        chi2=fit.chi2,
+        ndf=fit.ndf,
+        gof_pvalue=fit.gof_pvalue,
+        fit_valid=fit.valid,
+        n_obs=n_obs,
+        b=b,
+        sigma_b=sigma_b,
+        z=z,
+        p0=p0,
+        z_signed=zs,
+        p_signed=ps,
+    )
+
+
+def window_bumphunt(
+    mjj: np.ndarray,
+    score: np.ndarray,
+    fold: np.ndarray,
+    window: Window,
+    fit_range: tuple[float, float],
+    bin_width: float,
+    efficiencies: Sequence[float] = (1.0, 0.1, 0.01, 0.001),
+    alpha: float = 0.05,
+    fit_model: str = "ftest",
+) -> list[CutResult]:
+    """Bump hunt in one SR window for each score-cut efficiency.
+
+    Parameters
+    ----------
+    mjj, score, fold
+        Per event: dijet mass (TeV), out-of-fold anomaly score, fold index of the model that
+        scored it.
+    window
+        The signal region; its edges become bin edges.
+    fit_range
+        ``(lo, hi)`` in TeV; must start above the trigger turn-on (a rising spectrum at the
+        low edge triggers a warning).
+    bin_width
+        Bin width in TeV; must divide the SR width.
+    efficiencies
+        Fractions of events (per fold, among events in the fit range) kept by the cuts.
+    alpha
+        Level of the F-test between the 3- and 4-parameter dijet functions.
+    fit_model
+        ``"ftest"`` (3 or 4 parameters by the F-test), ``"3"`` or ``"4"``.
+
+    Returns
+    -------
+    list of CutResult
+        One per efficiency, in the given order.
+
+    Raises
+    ------
+    ValueError
+        Inconsistent inputs, bad binning, or a fit that fails (e.g. an empty spectrum after a
+        tight cut); the message names the window and the efficiency.
+    """
+    mjj = np.asarray(mjj, dtype=np.float64)
+    score = np.asarray(score, dtype=np.float64)
+    fold = np.asarray(fold)
+    if not (mjj.shape == score.shape == fold.shape) or mjj.ndim != 1:
+        raise ValueError("mjj, score and fold must be 1-d arrays of the same length")
+    if not np.all(np.isfinite(mjj)):
+        raise ValueError("mjj contains NaN/inf")
+    edges, sr = histogram_edges(window, fit_range, bin_width)
+    in_range = (mjj >= edges[0]) & (mjj < edges[-1])
+    results = []
+    for eff in efficiencies:
+        thr = fold_thresholds(score, fold, eff, in_range)
+        counts = np.histogram(mjj[apply_cut(score, fold, thr) & in_range], edges)[0]
+        counts = counts.astype(np.float64)
+        _warn_turn_on(counts, window, eff)
+        try:
+            results.append(_cut_result(window, eff, thr, alpha, edges, counts, sr, fit_model))
+        except ValueError as exc:
+            raise ValueError(f"window {window.name}, efficiency {eff:g}: {exc}") from exc
+    return results
+
+
+def window_bumphunt_per_cut(
+    mjj: np.ndarray,
+    score: np.ndarray,
+    fold: np.ndarray,
+    window: Window,
+    fit_range: tuple[float, float],
+    bin_width: float,
+    efficiencies: Sequence[float],
+    alpha: float,
+    fit_model: str,
+) -> tuple[list[CutResult], list[dict[str, Any]]]:
+    """:func:`window_bumphunt` for each efficiency on its own, recording failures.
+
+    A cut whose fit fails is reported, never turned into a number, and does not stop the
+    other cuts.
+
+    Returns
+    -------
+    results : list of CutResult
+        The cuts whose fit succeeded, in the given order.
+    errors : list of dict
+        ``{"efficiency": eff, "error": message}`` for every cut that raised ``ValueError``.
+    """
+    results: list[CutResult] = []
+    errors: list[dict[str, Any]] = []
+    for eff in efficiencies:
+        try:
+            results += window_bumphunt(
+                mjj, score, fold, window, fit_range, bin_width, [eff], alpha, fit_model
+            )
+        except ValueError as err:
+            errors.append({"efficiency": eff, "error": str(err)})
+    return results, errors
+
+
+def _warn_turn_on(counts: np.ndarray, window: Window, eff: float) -> None:
+    """Warn when the spectrum rises significantly over the first bins (trigger turn-on)."""
+    first, second = counts[:2].sum(), counts[2:4].sum()
+    if counts.size >= 4 and second - first > 3.0 * math.sqrt(max(second + first, 1.0)):
+        warnings.warn(
+            f"window {window.name}, efficiency {eff:g}: the mjj spectrum rises over the first "
+            "bins of the fit range; start the fit range above the trigger turn-on",
+            stacklevel=3,
+        )
