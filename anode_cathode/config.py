@@ -18,15 +18,11 @@ __all__ = [
     "ConfigError",
     "check_config",
     "config_hash",
-    "injection_from_tag",
-    "injection_tag",
     "load_config",
     "schema_path",
     "sr_flow_config",
     "validate_config",
 ]
-
-LABELLED_METHODS = ("supervised", "idealized")
 
 
 class ConfigError(ValueError):
@@ -183,11 +179,17 @@ def _check_bumphunt(cfg: Mapping[str, Any], windows: list) -> None:
 
 def sr_flow_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
     """Settings of ANODE's signal-region flow: the sideband flow's, with ``anode.flow`` on top."""
-    merged = {**cfg["flow"], **cfg["anode"]["flow"]}
+    overrides = cfg["anode"]["flow"]
+    if "seed" in overrides:
+        raise ConfigError(
+            "config key 'anode.flow.seed': signal-region flows take their seeds from 'seeds' "
+            "(one flow per training seed); remove it"
+        )
+    merged = {**cfg["flow"], **overrides}
     try:
         validate_config({"flow": merged})
     except ConfigError as err:
-        raise ConfigError(str(err).replace("'flow.", "'anode.flow.")) from None
+        raise ConfigError(str(err).replace("key 'flow", "key 'anode.flow", 1)) from None
     return merged
 
 
@@ -223,24 +225,3 @@ def config_hash(cfg: Mapping[str, Any], *sections: str) -> str:
     """Short stable hash of the given sections (all when none), stored as provenance."""
     part = {k: cfg[k] for k in sections} if sections else dict(cfg)
     return hashlib.sha256(json.dumps(part, sort_keys=True).encode()).hexdigest()[:12]
-
-
-def injection_tag(cfg: Mapping[str, Any]) -> str:
-    """Name of the injected data set, e.g. ``n1000-s0`` or ``sb0.003-s1``."""
-    inj = cfg["injection"]
-    if inj["s_over_b"] is not None:
-        return f"sb{inj['s_over_b']:g}-s{inj['seed']}"
-    return f"n{inj['n_signal']}-s{inj['seed']}"
-
-
-def injection_from_tag(tag: str) -> dict[str, Any]:
-    """Inverse of :func:`injection_tag`."""
-    import re
-
-    m = re.fullmatch(r"(n|sb)([0-9.eE+-]+)-s([0-9]+)", tag)
-    if m is None:
-        raise ConfigError(f"malformed injection tag '{tag}' (expected e.g. n1000-s0 or sb0.003-s1)")
-    kind, value, seed = m.groups()
-    if kind == "n":
-        return {"n_signal": int(value), "s_over_b": None, "seed": int(seed)}
-    return {"n_signal": None, "s_over_b": float(value), "seed": int(seed)}

@@ -143,3 +143,19 @@ def test_download_offline_is_a_clear_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "cannot download" in err and str(dest) in err
     assert not dest.exists()
+
+
+def test_python_m_runs_the_same_command_line():
+    import subprocess
+    import sys
+
+    from anode_cathode import __version__
+
+    out = subprocess.run(
+        [sys.executable, "-m", "anode_cathode", "--version"], capture_output=True, text=True
+    )
+    assert out.returncode == 0 and out.stdout.strip() == f"anode-cathode {__version__}"
+    out = subprocess.run(
+        [sys.executable, "-m", "anode_cathode", "train", "--help"], capture_output=True, text=True
+    )
+    assert out.returncode == 0 and "{supervised,idealized,cwola,cathode}" in out.stdout

@@ -8,15 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from anode_cathode.config import (
-    ConfigError,
-    config_hash,
-    injection_from_tag,
-    injection_tag,
-    load_config,
-    schema_path,
-)
+from anode_cathode.config import ConfigError, config_hash, load_config, schema_path
 from anode_cathode.data.regions import windows_from_config
+from anode_cathode.data.tags import injection_from_tag, injection_tag
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -105,7 +99,7 @@ def test_injection_tags_round_trip():
     ):
         tag = injection_tag({"injection": inj})
         assert injection_from_tag(tag) == inj
-    with pytest.raises(ConfigError):
+    with pytest.raises(ValueError, match="malformed injection tag"):
         injection_from_tag("n1000")
 
 

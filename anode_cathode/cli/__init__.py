@@ -1,6 +1,9 @@
 """Command line ``anode-cathode <step>``: one subcommand per workflow step.
 
-Every Snakemake rule is a thin call of one of these; the work is done by the library.
+Every Snakemake rule is a thin call of one of these. The command line only parses arguments
+and calls one function of :mod:`anode_cathode.pipeline`; the work is done by the library. The
+step modules import the pipeline inside their commands, so that the thread limits are set
+before numpy and torch start their thread pools.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections.abc import Sequence
 from anode_cathode import __version__
 from anode_cathode.cli import bumphunt, classify, data, density, evaluate
 from anode_cathode.config import ConfigError
+from anode_cathode.core.device import set_threads
 
 __all__ = ["main"]
 
@@ -36,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # before the step imports numpy and torch, so that their thread pools start limited
+    set_threads(getattr(args, "threads", 1))
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

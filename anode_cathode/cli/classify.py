@@ -3,57 +3,24 @@
 from __future__ import annotations
 
 import argparse
-import logging
 
 from anode_cathode.cli.common import add_config, add_threads, get_config
-from anode_cathode.config import config_hash
-from anode_cathode.data.io import read_attrs, read_tables, write_tables
-from anode_cathode.data.regions import Window
-
-log = logging.getLogger(__name__)
-
-
-def classifier_params(cfg: dict, kind: str) -> dict:
-    """Estimator parameters of classifier ``kind`` from the config."""
-    if kind == "mlp":
-        return {**cfg["mlp"], "validation_fraction": cfg["splits"]["val_fraction"]}
-    return dict(cfg["bdt"])
+from anode_cathode.core.registry import CLASSIFIERS, classifier_methods
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from anode_cathode.classifiers import make_classifier
-    from anode_cathode.device import set_threads
-    from anode_cathode.methods import fit_and_score
+    from anode_cathode.pipeline import classify
 
-    cfg = get_config(args)
-    threads = set_threads(args.threads)
-    attrs = read_attrs(args.split)
-    window = Window.from_dict(attrs["window"])
-    tables = read_tables(args.split)
-    if args.samples:  # one file per fold, from the SB flow that did not see the fold
-        samples = [read_tables(p)["samples"] for p in args.samples]
-        tables["samples"] = samples[0] if len(samples) == 1 else samples
-    params = classifier_params(cfg, args.classifier)
-
-    def factory(seed: int):
-        return make_classifier(
-            args.classifier, params, random_state=seed, n_threads=threads, device=cfg["device"]
-        )
-
-    scores, info = fit_and_score(
-        args.method, tables, window, cfg["features"], factory, cfg["splits"]["folds"], args.seed
+    classify.train(
+        get_config(args),
+        args.split,
+        args.method,
+        args.classifier,
+        args.seed,
+        args.samples,
+        args.out,
+        args.threads,
     )
-    out_attrs = {
-        "method": args.method,
-        "classifier": args.classifier,
-        "seed": args.seed,
-        "window": window.to_dict(),
-        "window_name": window.name,
-        "features": cfg["features"],
-        "config_hash": config_hash(cfg, "features", "splits", args.classifier),
-        "info": info,
-    }
-    write_tables(args.out, scores, out_attrs)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -61,10 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_config(p)
     add_threads(p)
     p.add_argument("--split", required=True, help="window tables from 'split'")
-    p.add_argument(
-        "--method", required=True, choices=["supervised", "idealized", "cwola", "cathode"]
-    )
-    p.add_argument("--classifier", required=True, choices=["bdt", "mlp"])
+    p.add_argument("--method", required=True, choices=classifier_methods())
+    p.add_argument("--classifier", required=True, choices=list(CLASSIFIERS))
     p.add_argument("--seed", type=int, required=True)
     p.add_argument(
         "--samples", nargs="+", default=None, help="CATHODE: flow samples from 'sample', per fold"

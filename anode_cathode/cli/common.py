@@ -6,9 +6,8 @@ import argparse
 from typing import Any
 
 from anode_cathode.config import load_config
-from anode_cathode.data.regions import Window, windows_from_config
 
-__all__ = ["add_config", "add_threads", "find_window", "get_config"]
+__all__ = ["add_config", "add_threads", "get_config"]
 
 
 def add_config(parser: argparse.ArgumentParser) -> None:
@@ -27,10 +26,3 @@ def get_config(args: argparse.Namespace) -> dict[str, Any]:
     inline = isinstance(args.config, str) and args.config.lstrip().startswith("{")
     # inline JSON comes from the workflow, which checked the whole config at start
     return load_config(args.config, check=not inline)
-
-
-def find_window(cfg: dict[str, Any], name: str) -> Window:
-    windows = {w.name: w for w in windows_from_config(cfg)}
-    if name not in windows:
-        raise ValueError(f"unknown window '{name}'; the config defines {sorted(windows)}")
-    return windows[name]

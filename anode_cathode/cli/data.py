@@ -3,97 +3,44 @@
 from __future__ import annotations
 
 import argparse
-import logging
 
-from anode_cathode.cli.common import add_config, find_window, get_config
-from anode_cathode.config import config_hash
-from anode_cathode.data.io import read_attrs, read_tables, write_tables
-from anode_cathode.data.regions import windows_from_config
-
-log = logging.getLogger(__name__)
-
-
-def _generate(cfg: dict):
-    """Built-in events and extra background as configured in ``data.builtin``."""
-    from anode_cathode.data.generate import (
-        GeneratorParams,
-        generate_events,
-        generate_extra_background,
-    )
-
-    b = cfg["data"]["builtin"]
-    params = GeneratorParams.from_dict(b["params"])
-    events = generate_events(b["n_background"], b["n_signal"], b["seed"], params)
-    extra = generate_extra_background(
-        b["n_extra_background"], b["seed"], tuple(b["extra_mjj_range"]), params
-    )
-    return events, extra
+from anode_cathode.cli.common import add_config, get_config
 
 
 def cmd_generate(args: argparse.Namespace) -> None:
-    from anode_cathode.data.lhco import write_lhco
+    from anode_cathode.pipeline import data
 
-    events, extra = _generate(get_config(args))
-    write_lhco(events, args.events)
-    write_lhco(extra, args.extra)
-    log.info(
-        "wrote %d events to %s and %d extra background events to %s",
-        len(events),
-        args.events,
-        len(extra),
-        args.extra,
-    )
+    data.generate(get_config(args), args.events, args.extra)
 
 
 def cmd_example_ntuples(args: argparse.Namespace) -> None:
-    from anode_cathode.data.example_ntuples import write_example_ntuples
+    from anode_cathode.pipeline import data
 
-    events, extra = _generate(get_config(args))
-    write_example_ntuples(events, args.out_dir, n_files=args.n_files, prefix="events")
-    write_example_ntuples(extra, args.out_dir, n_files=1, prefix="extra")
+    data.example_ntuples(get_config(args), args.out_dir, args.n_files)
 
 
 def cmd_download(args: argparse.Namespace) -> None:
-    from anode_cathode.data.download import fetch
+    from anode_cathode.pipeline import data
 
-    fetch(args.url, args.dest, md5=args.md5 or None, timeout=args.timeout, progress=False)
+    data.download(args.url, args.dest, args.md5, args.timeout)
 
 
 def cmd_features(args: argparse.Namespace) -> None:
-    from anode_cathode.data.inputs import read_inputs
+    from anode_cathode.pipeline import data
 
-    cfg = get_config(args)
-    tables = read_inputs(cfg, args.events, args.extra or None)
-    write_tables(
-        args.out, tables, {"config_hash": config_hash(cfg, "data"), "source": cfg["data"]["source"]}
-    )
+    data.features(get_config(args), args.events, args.extra, args.out)
 
 
 def cmd_inject(args: argparse.Namespace) -> None:
-    from anode_cathode.data.splits import inject_signal
+    from anode_cathode.pipeline import data
 
-    cfg = get_config(args)
-    tables = read_tables(args.features)
-    reference = windows_from_config({**cfg, "windows": {**cfg["windows"], "scan": None}})[0]
-    out = inject_signal(tables["events"], tables["extra"], cfg, reference)
-    attrs = {
-        "config_hash": config_hash(cfg, "data", "injection", "splits"),
-        "injection": cfg["injection"],
-        "folds": cfg["splits"]["folds"],
-    }
-    write_tables(args.out, out, attrs)
+    data.inject(get_config(args), args.features, args.out)
 
 
 def cmd_split(args: argparse.Namespace) -> None:
-    from anode_cathode.data.splits import split_window
+    from anode_cathode.pipeline import data
 
-    cfg = get_config(args)
-    window = find_window(cfg, args.window)
-    dataset = read_tables(args.dataset)
-    tables = split_window(dataset, window, cfg["splits"])
-    attrs = dict(read_attrs(args.dataset))
-    attrs.update({"window": window.to_dict(), "window_name": window.name})
-    write_tables(args.out, tables, attrs)
+    data.split(get_config(args), args.window, args.dataset, args.out)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

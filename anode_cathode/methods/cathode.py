@@ -15,11 +15,9 @@ import pandas as pd
 
 from anode_cathode.data.regions import Window
 
-__all__ = ["USES_DATA", "draw_samples", "training_set"]
+__all__ = ["draw_samples", "training_set"]
 
 log = logging.getLogger(__name__)
-
-USES_DATA = True
 
 
 def draw_samples(

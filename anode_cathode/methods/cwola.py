@@ -13,8 +13,6 @@ import pandas as pd
 
 from anode_cathode.data.regions import Window
 
-USES_DATA = True
-
 
 def training_set(
     tables: Mapping[str, pd.DataFrame], window: Window, features: Sequence[str], keep: np.ndarray

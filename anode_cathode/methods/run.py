@@ -2,29 +2,32 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from anode_cathode.core.registry import METHODS, classifier_methods
+from anode_cathode.core.seeds import derive_seed
 from anode_cathode.data.regions import Window
-from anode_cathode.methods import cathode, cwola, idealized, supervised
 
-__all__ = ["METHODS", "fit_and_score"]
+__all__ = ["fit_and_score", "training_set_builder"]
 
 log = logging.getLogger(__name__)
 
-#: Classifier-based methods by name; each module has ``USES_DATA`` and ``training_set``.
-METHODS: dict[str, ModuleType] = {
-    "supervised": supervised,
-    "idealized": idealized,
-    "cwola": cwola,
-    "cathode": cathode,
-}
+
+def training_set_builder(method: str) -> Callable[..., tuple[Any, Any, Any]]:
+    """``training_set(tables, window, features, keep)`` of a classifier-based method: the
+    function of the same name in ``anode_cathode.methods.<method>``."""
+    if method not in classifier_methods():
+        raise ValueError(
+            f"unknown classifier-based method {method!r}; valid: {classifier_methods()}"
+        )
+    return importlib.import_module(f"anode_cathode.methods.{method}").training_set
 
 
 def _score(clf: Any, X: np.ndarray) -> np.ndarray:
@@ -70,6 +73,9 @@ def fit_and_score(
     make_classifier
         Called with a seed, returns an unfitted estimator with ``fit(X, y, sample_weight)``
         and ``predict_proba``.
+    seed
+        The configured training seed; model f gets the independent stream
+        ``derive_seed("classifier", window, method, f, seed)``.
 
     Returns
     -------
@@ -78,25 +84,26 @@ def fit_and_score(
         that did not train on it, ``data`` (score, mjj, fold, label); ``info`` holds counts
         and timings per model.
     """
-    module = METHODS[method]
+    training_set = training_set_builder(method)
+    uses_data = METHODS[method].uses_data
     data, test = tables["data"], tables["test"]
     cols = list(features)
     x_test = test[cols].to_numpy()
-    n_models = folds if (module.USES_DATA and folds > 1) else 1
+    n_models = folds if (uses_data and folds > 1) else 1
     test_score = np.zeros(len(test))
     data_score = np.full(len(data), np.nan)
     info: dict[str, Any] = {"models": []}
     fold = data["fold"].to_numpy()
     for f in range(n_models):
         keep = fold != f if n_models > 1 else np.ones(len(data), dtype=bool)
-        X, y, w = module.training_set(_model_tables(tables, f, n_models), window, cols, keep)
+        X, y, w = training_set(_model_tables(tables, f, n_models), window, cols, keep)
         t0 = time.perf_counter()
-        clf = make_classifier(seed * 1000 + f)
+        clf = make_classifier(derive_seed("classifier", window.name, method, f, seed))
         clf.fit(X, y, sample_weight=w)
         test_score += _score(clf, x_test) / n_models
         if n_models > 1:
             data_score[fold == f] = _score(clf, data.loc[fold == f, cols].to_numpy())
-        elif not module.USES_DATA:
+        elif not uses_data:
             data_score = _score(clf, data[cols].to_numpy())
         seconds = time.perf_counter() - t0
         info["models"].append(

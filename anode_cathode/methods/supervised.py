@@ -9,9 +9,6 @@ import pandas as pd
 
 from anode_cathode.data.regions import Window
 
-#: Trains on labelled simulation only, never on data, so it can score every data event.
-USES_DATA = False
-
 
 def training_set(
     tables: Mapping[str, pd.DataFrame], window: Window, features: Sequence[str], keep: np.ndarray

@@ -15,8 +15,8 @@ rule bumphunt_window:
             labels={"window": "{window}", "method": "{method} ({clf})"},
         ),
     wildcard_constraints:
-        method="supervised|idealized|cwola|cathode|anode",
-        clf="bdt|mlp|density",
+        method=wildcard_pattern(METHODS),
+        clf=wildcard_pattern([*CLASSIFIERS, DENSITY]),
     params:
         cfg=cfg_json("bumphunt"),
     log:

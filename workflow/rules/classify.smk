@@ -7,8 +7,8 @@ rule train_classifier:
     output:
         f"{RES}/{{inj}}/{{window}}/{{method}}/{{clf}}/seed{{seed}}/scores.h5",
     wildcard_constraints:
-        method="supervised|idealized|cwola|cathode",
-        clf="bdt|mlp",
+        method=wildcard_pattern(classifier_methods()),
+        clf=wildcard_pattern(CLASSIFIERS),
         seed=r"\d+",
     params:
         cfg=lambda w: cfg_json("device", "features", "splits", w.clf),

@@ -6,8 +6,17 @@ import shlex
 import shutil
 import subprocess
 
-from anode_cathode.config import check_config, injection_from_tag, injection_tag
+from anode_cathode.config import check_config
+from anode_cathode.core.registry import (
+    CLASSIFIERS,
+    DENSITY,
+    METHODS,
+    classifier_methods,
+    classifiers_for,
+    wildcard_pattern,
+)
 from anode_cathode.data.regions import windows_from_config
+from anode_cathode.data.tags import injection_from_tag, injection_tag
 
 
 check_config(config, RAW_CONFIG)
@@ -19,7 +28,7 @@ CONDA_ENV = "../envs/anode-cathode.yaml"
 os.environ.setdefault("ANODE_CATHODE_SRC", workflow.basedir)
 INJ = injection_tag(config)
 WINDOWS = [w.name for w in windows_from_config(config)]
-CLASSIFIER_METHODS = [m for m in config["methods"] if m != "anode"]
+CLASSIFIER_METHODS = classifier_methods(config["methods"])
 
 
 def reference_window():
@@ -79,9 +88,9 @@ def score_files(inj, window):
         clf=config["classifiers"],
         seed=config["seeds"],
     )
-    if "anode" in config["methods"]:
+    for method in set(config["methods"]) - set(CLASSIFIER_METHODS):  # ANODE: no classifier
         files += expand(
-            f"{RES}/{inj}/{window}/anode/density/seed{{seed}}/scores.h5", seed=config["seeds"]
+            f"{RES}/{inj}/{window}/{method}/{DENSITY}/seed{{seed}}/scores.h5", seed=config["seeds"]
         )
     return files
 
@@ -109,7 +118,7 @@ def samples_arg(wildcards, input):
 
 
 def uses_flows():
-    return bool({"cathode", "anode"} & set(config["methods"]))
+    return any(METHODS[m].needs_flows for m in config["methods"])
 
 
 def closure_files(inj):
@@ -167,9 +176,7 @@ def bumphunt_methods():
 def bumphunt_combos():
     """method_classifier names of the bump hunts (ANODE has no classifier: 'density')."""
     return [
-        f"{m}_{c}"
-        for m in bumphunt_methods()
-        for c in (["density"] if m == "anode" else config["classifiers"])
+        f"{m}_{c}" for m in bumphunt_methods() for c in classifiers_for(m, config["classifiers"])
     ]
 
 

@@ -1,0 +1,168 @@
+"""Bump-hunt steps: cuts and fits per window, then the scan with global p-values."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from anode_cathode.bumphunt.plots import (
+    plot_local_z,
+    plot_pvalue_uniformity,
+    plot_sculpting,
+    plot_spectrum,
+)
+from anode_cathode.bumphunt.report import pvalue_markdown
+from anode_cathode.bumphunt.scan import FitFailure, MethodScan, null_pvalues, scan_method
+from anode_cathode.bumphunt.scores import mean_data_scores
+from anode_cathode.bumphunt.window import CutResult, window_bumphunt_per_cut
+from anode_cathode.core.files import atomic_path, write_json
+from anode_cathode.data.io import write_csv
+
+__all__ = ["bumphunt_scan", "bumphunt_window"]
+
+log = logging.getLogger(__name__)
+
+PathArg = str | os.PathLike
+
+
+def bumphunt_window(
+    cfg: Mapping[str, Any], scores: Sequence[PathArg], out: PathArg, plot: PathArg
+) -> None:
+    """Score cuts, sideband fits and local Z of one window, method and classifier.
+
+    Parameters
+    ----------
+    cfg
+        The configuration (its ``bumphunt`` section is used).
+    scores
+        Score files of the window, method and classifier, one per training seed.
+    out
+        Results (JSON): one entry per cut whose fit succeeded, and the errors of the others.
+    plot
+        Spectra with fits (PNG).
+
+    Raises
+    ------
+    ValueError
+        Every cut's fit failed (the JSON with the errors is written first).
+    """
+    bh = cfg["bumphunt"]
+    data, window, method, clf = mean_data_scores(scores)
+    results, errors = window_bumphunt_per_cut(
+        data["mjj"].to_numpy(),
+        data["score"].to_numpy(),
+        data["fold"].to_numpy(),
+        window,
+        tuple(bh["fit_range"]),
+        bh["bin_width"],
+        bh["efficiencies"],
+        bh["alpha"],
+        bh["fit_model"],
+    )
+    for err in errors:
+        log.error("%s", err["error"])
+    for r in results:
+        log.info(
+            "%s %s/%s keep %g: n=%d b=%.1f±%.1f Z=%.2f (%d-par fit, gof p=%.3f)",
+            window.name,
+            method,
+            clf,
+            r.efficiency,
+            r.n_obs,
+            r.b,
+            r.sigma_b,
+            r.z,
+            r.n_params,
+            r.gof_pvalue,
+        )
+    write_json(
+        out,
+        {
+            "window": window.name,
+            "method": method,
+            "classifier": clf,
+            "n_seeds": len(scores),
+            "results": [r.to_dict() for r in results],
+            "errors": errors,
+        },
+    )
+    if not results:
+        raise ValueError(f"{window.name}: every bump-hunt fit failed: {errors}")
+    plot_spectrum(results, plot, title=f"{method} ({clf}), {window.name}")
+
+
+def _load(paths: Sequence[PathArg]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """Window results grouped by (method, classifier)."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for path in paths:
+        d = json.loads(Path(path).read_text())
+        groups[(d["method"], d["classifier"])].append(d)
+    return groups
+
+
+def bumphunt_scan(
+    cfg: Mapping[str, Any], inputs: Sequence[PathArg], inj: str, out_dir: PathArg
+) -> str:
+    """Scan of all windows: local Z plots, global p-values, the null check and the tables.
+
+    Writes ``pvalues.csv``, ``pvalues.md``, ``pvalue_uniformity.png`` and per method and
+    classifier ``local_z_<method>_<clf>.png`` and ``sculpting_<method>_<clf>.png`` to
+    ``out_dir``.
+
+    Parameters
+    ----------
+    cfg
+        The configuration (``run`` and the ``bumphunt`` section are used).
+    inputs
+        Results of :func:`bumphunt_window`, every window, method and classifier.
+    inj
+        Injection tag of the data set, for titles.
+    out_dir
+        Output folder.
+
+    Returns
+    -------
+    str
+        The Markdown table (the content of ``pvalues.md``).
+    """
+    bh = cfg["bumphunt"]
+    out = Path(out_dir)
+    scans: list[MethodScan] = []
+    for (method, clf), items in sorted(_load(inputs).items()):
+        results = [CutResult.from_dict(r) for d in items for r in d["results"]]
+        failures = [
+            FitFailure(d["window"], e["efficiency"], e["error"]) for d in items for e in d["errors"]
+        ]
+        scan = scan_method(
+            method,
+            clf,
+            results,
+            failures,
+            bh["efficiencies"],
+            n_toys=bh["n_toys"],
+            seed=bh["seed"],
+            pybumphunter=bh["pybumphunter"],
+        )
+        scans.append(scan)
+        plot_local_z(
+            results, out / f"local_z_{method}_{clf}.png", method=method, global_p=scan.global_p
+        )
+        plot_sculpting(results, out / f"sculpting_{method}_{clf}.png", title=f"{method} ({clf})")
+    table = pd.DataFrame([row for scan in scans for row in scan.rows])
+    write_csv(table, out / "pvalues.csv")
+    ks = plot_pvalue_uniformity(
+        null_pvalues(scans),
+        out / "pvalue_uniformity.png",
+        label=f"{inj}: all methods, windows and cuts",
+    )
+    text = pvalue_markdown(table, cfg["run"], inj, ks)
+    with atomic_path(out / "pvalues.md") as tmp:
+        tmp.write_text(text)
+    return text

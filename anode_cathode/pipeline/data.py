@@ -1,0 +1,106 @@
+"""Data steps: generate, example ntuples, download, features, inject, split."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from anode_cathode.config import config_hash
+from anode_cathode.data.io import read_attrs, read_tables, write_tables
+from anode_cathode.data.regions import find_window, windows_from_config
+
+__all__ = ["download", "example_ntuples", "features", "generate", "inject", "split"]
+
+log = logging.getLogger(__name__)
+
+PathArg = str | os.PathLike
+
+
+def _generate(cfg: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Built-in events and extra background as configured in ``data.builtin``."""
+    from anode_cathode.data.generate import (
+        GeneratorParams,
+        generate_events,
+        generate_extra_background,
+    )
+
+    b = cfg["data"]["builtin"]
+    params = GeneratorParams.from_dict(b["params"])
+    events = generate_events(b["n_background"], b["n_signal"], b["seed"], params)
+    extra = generate_extra_background(
+        b["n_extra_background"], b["seed"], tuple(b["extra_mjj_range"]), params
+    )
+    return events, extra
+
+
+def generate(cfg: Mapping[str, Any], events: PathArg, extra: PathArg) -> None:
+    """Write the built-in events and extra background as LHCO-format HDF5 files."""
+    from anode_cathode.data.lhco import write_lhco
+
+    ev, ex = _generate(cfg)
+    write_lhco(ev, events)
+    write_lhco(ex, extra)
+    log.info(
+        "wrote %d events to %s and %d extra background events to %s",
+        len(ev),
+        events,
+        len(ex),
+        extra,
+    )
+
+
+def example_ntuples(cfg: Mapping[str, Any], out_dir: PathArg, n_files: int) -> None:
+    """Write the built-in events as NanoAOD-like ROOT files (for the ROOT example config)."""
+    from anode_cathode.data.example_ntuples import write_example_ntuples
+
+    ev, ex = _generate(cfg)
+    write_example_ntuples(ev, out_dir, n_files=n_files, prefix="events")
+    write_example_ntuples(ex, out_dir, n_files=1, prefix="extra")
+
+
+def download(url: str, dest: PathArg, md5: str | None, timeout: float) -> None:
+    """Fetch ``url`` to ``dest`` and verify its MD5 checksum when given."""
+    from anode_cathode.data.download import fetch
+
+    fetch(url, dest, md5=md5 or None, timeout=timeout, progress=False)
+
+
+def features(
+    cfg: Mapping[str, Any], events: PathArg | None, extra: PathArg | None, out: PathArg
+) -> None:
+    """Read the configured input and write the feature tables."""
+    from anode_cathode.data.inputs import read_inputs
+
+    tables = read_inputs(cfg, events, extra or None)
+    attrs = {"config_hash": config_hash(cfg, "data"), "source": cfg["data"]["source"]}
+    write_tables(out, tables, attrs)
+
+
+def inject(cfg: Mapping[str, Any], features_file: PathArg, out: PathArg) -> None:
+    """Inject signal, hold out true background and assign folds."""
+    from anode_cathode.data.splits import inject_signal
+
+    tables = read_tables(features_file)
+    reference = windows_from_config({**cfg, "windows": {**cfg["windows"], "scan": None}})[0]
+    tables = inject_signal(tables["events"], tables["extra"], cfg, reference)
+    attrs = {
+        "config_hash": config_hash(cfg, "data", "injection", "splits"),
+        "injection": cfg["injection"],
+        "folds": cfg["splits"]["folds"],
+    }
+    write_tables(out, tables, attrs)
+
+
+def split(cfg: Mapping[str, Any], window_name: str, dataset: PathArg, out: PathArg) -> None:
+    """Write the tables of one window: data, training and test sets."""
+    from anode_cathode.data.splits import split_window
+
+    window = find_window(cfg, window_name)
+    tables = split_window(read_tables(dataset), window, cfg["splits"])
+    attrs = dict(read_attrs(dataset))
+    attrs.update({"window": window.to_dict(), "window_name": window.name})
+    write_tables(out, tables, attrs)

@@ -1,0 +1,220 @@
+"""Density steps: train a flow (SB or SR), draw CATHODE samples, flow diagnostics, ANODE scores.
+
+Random streams: every flow, sample set and diagnostic has its own seed from
+:func:`~anode_cathode.core.seeds.derive_seed`, named by purpose, window, fold and configured
+seed, so no two of them share a random state.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from anode_cathode.config import config_hash, sr_flow_config
+from anode_cathode.core.files import atomic_path, write_json
+from anode_cathode.core.registry import DENSITY
+from anode_cathode.core.seeds import derive_seed
+from anode_cathode.data.io import read_attrs, read_tables, write_tables
+from anode_cathode.data.regions import Window
+
+__all__ = ["flow_diagnostics", "flow_inputs", "sample", "score_anode", "train_flow"]
+
+log = logging.getLogger(__name__)
+
+PathArg = str | os.PathLike
+
+
+def flow_inputs(cfg: Mapping[str, Any]) -> list[str]:
+    """Flow features: the classifier inputs without mjj (mjj is the condition)."""
+    return [c for c in cfg["features"] if c != "mjj"]
+
+
+def _window(split_file: PathArg) -> Window:
+    return Window.from_dict(read_attrs(split_file)["window"])
+
+
+def train_flow(
+    cfg: Mapping[str, Any],
+    split_file: PathArg,
+    region: str,
+    fold: int,
+    seed: int,
+    out: PathArg,
+    threads: int,
+) -> None:
+    """Train the ``region`` ("sb" or "sr") flow of ``fold`` and save it with its losses.
+
+    The sideband flow's seed is ``flow.seed``; a signal-region flow (ANODE) has one per
+    training ``seed``.
+    """
+    from anode_cathode.density import flow_from_settings
+    from anode_cathode.methods.anode import flow_training_data
+
+    window = _window(split_file)
+    data = read_tables(split_file)["data"]
+    cols = flow_inputs(cfg)
+    X, m = flow_training_data(data, window, cols, region, fold, cfg["splits"]["folds"])
+    if region == "sb":
+        settings = cfg["flow"]
+        random_state = derive_seed("sb_flow", window.name, fold, settings["seed"])
+    else:
+        settings = sr_flow_config(cfg)
+        random_state = derive_seed("sr_flow", window.name, fold, seed)
+    if len(X) < 100:
+        raise ValueError(f"{window.name}: only {len(X)} {region.upper()} events to train a flow")
+    log.info(
+        "%s: training the %s flow of fold %d on %d events (%s)",
+        window.name,
+        region.upper(),
+        fold,
+        len(X),
+        ", ".join(cols),
+    )
+    flow = flow_from_settings(
+        settings, random_state=random_state, n_threads=threads, device=cfg["device"]
+    )
+    flow.fit(X, m)
+    with atomic_path(out) as tmp:
+        flow.save(tmp)
+    losses = pd.DataFrame(
+        {
+            "epoch": range(1, len(flow.train_losses_) + 1),
+            "train_loss": flow.train_losses_,
+            "val_loss": flow.val_losses_,
+            "seconds": flow.epoch_times_,
+        }
+    )
+    with atomic_path(Path(out).with_suffix(".losses.csv")) as tmp:
+        losses.to_csv(tmp, index=False)
+    log.info(
+        "best epochs %s, %.1f s per epoch on %s",
+        [int(e) + 1 for e in flow.best_epochs_],
+        losses.seconds.mean(),
+        flow.device_,
+    )
+
+
+def sample(
+    cfg: Mapping[str, Any], split_file: PathArg, flow_file: PathArg, fold: int, out: PathArg
+) -> None:
+    """CATHODE background samples in the SR from the sideband flow of ``fold``."""
+    from anode_cathode.density import ConditionalFlow
+    from anode_cathode.methods.cathode import draw_samples
+
+    window = _window(split_file)
+    data = read_tables(split_file)["data"]
+    flow = ConditionalFlow.load(flow_file)
+    if cfg["splits"]["folds"] > 1:  # the masses and the number of the classifier's SR events
+        data = data[data["fold"].to_numpy() != fold]
+    c = cfg["cathode"]
+    samples = draw_samples(
+        flow,
+        data,
+        window,
+        flow_inputs(cfg),
+        c["oversampling"],
+        c["kde_bandwidth"],
+        seed=derive_seed("cathode_samples", window.name, fold, cfg["flow"]["seed"]),
+    )
+    write_tables(
+        out,
+        {"samples": samples},
+        {
+            "window": window.to_dict(),
+            "fold": fold,
+            "config_hash": config_hash(cfg, "flow", "cathode", "splits"),
+        },
+    )
+
+
+def flow_diagnostics(
+    cfg: Mapping[str, Any], split_file: PathArg, flow_file: PathArg, out_dir: PathArg, threads: int
+) -> float:
+    """Closure of the fold-0 sideband flow: feature plots, loss curves, ``closure.json``.
+
+    Returns the closure AUC (classifier two-sample test, SB data vs samples).
+    """
+    from anode_cathode.density import ConditionalFlow
+    from anode_cathode.density.diagnostics import plot_feature_closure, plot_losses
+    from anode_cathode.evaluation.closure import closure_auc
+
+    window = _window(split_file)
+    data = read_tables(split_file)["data"]
+    flow = ConditionalFlow.load(flow_file)
+    cols = flow_inputs(cfg)
+    sb = window.in_sb(data["mjj"].to_numpy())
+    if cfg["splits"]["folds"] > 1:  # the fold-0 flow did not see fold 0: an honest closure
+        sb &= data["fold"].to_numpy() == 0
+    sb = data[sb]
+    base = cfg["flow"]["seed"]
+    rng = np.random.default_rng(derive_seed("closure_events", window.name, base))
+    sb = sb.iloc[rng.permutation(len(sb))[: cfg["diagnostics"]["max_events"]]]
+    x_data = sb[cols].to_numpy()
+    x_samples = flow.sample(
+        sb["mjj"].to_numpy(), random_state=derive_seed("closure_samples", window.name, base)
+    )
+    auc = closure_auc(
+        x_data,
+        x_samples,
+        seed=derive_seed("closure_classifier", window.name, base),
+        n_threads=threads,
+    )
+    out = Path(out_dir)
+    title = f"{window.name}: SB data vs flow samples (closure AUC {auc:.3f})"
+    plot_feature_closure(x_data, x_samples, cols, title, out / "features.png")
+    plot_losses(
+        flow.train_losses_,
+        flow.val_losses_,
+        flow.best_epochs_,
+        f"{window.name}: sideband flow",
+        out / "losses.png",
+    )
+    write_json(
+        out / "closure.json",
+        {
+            "window": window.name,
+            "closure_auc": auc,
+            "n_events": len(x_data),
+            "best_epochs": [int(e) + 1 for e in flow.best_epochs_],
+            "best_val_loss": float(min(flow.val_losses_)),
+        },
+    )
+    log.info("%s: closure AUC (SB data vs samples) = %.3f", window.name, auc)
+    return auc
+
+
+def score_anode(
+    cfg: Mapping[str, Any],
+    split_file: PathArg,
+    flows_sb: Sequence[PathArg],
+    flows_sr: Sequence[PathArg],
+    seed: int,
+    out: PathArg,
+) -> None:
+    """ANODE density-ratio scores of the test set and (out of fold) of the data."""
+    from anode_cathode.density import ConditionalFlow
+    from anode_cathode.methods.anode import score_tables
+
+    window = _window(split_file)
+    tables = read_tables(split_file)
+    sb = [ConditionalFlow.load(p) for p in flows_sb]
+    sr = [ConditionalFlow.load(p) for p in flows_sr]
+    scores = score_tables(sb, sr, tables, flow_inputs(cfg), window)
+    write_tables(
+        out,
+        scores,
+        {
+            "method": "anode",
+            "classifier": DENSITY,
+            "seed": seed,
+            "window": window.to_dict(),
+            "window_name": window.name,
+            "config_hash": config_hash(cfg, "flow", "anode", "features"),
+        },
+    )

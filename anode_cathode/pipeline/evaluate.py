@@ -1,0 +1,88 @@
+"""Evaluation steps: per-window metrics and plots, the run summary, the injection scan."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from anode_cathode.core.files import atomic_path
+from anode_cathode.data.io import read_attrs, read_table, read_tables, write_csv, write_tables
+
+__all__ = ["evaluate_window", "injection_scan", "summarize"]
+
+PathArg = str | os.PathLike
+
+
+def evaluate_window(
+    cfg: Mapping[str, Any], scores: Sequence[PathArg], window: str, inj: str, out_dir: PathArg
+) -> None:
+    """ROC/SIC metrics of every method, classifier and seed in one window, with plots."""
+    from anode_cathode.evaluation.plots import plot_roc, plot_sic
+    from anode_cathode.evaluation.summary import bands_to_tables, curve_bands, seed_metrics
+
+    ev = cfg["evaluation"]
+    tests = {}
+    for path in scores:
+        a = read_attrs(path)
+        tests[(a["method"], a["classifier"], int(a["seed"]))] = read_table(path, "test")
+    per_seed, curves = seed_metrics(tests, ev)
+    per_seed.insert(0, "window", window)
+    per_seed.insert(0, "inj", inj)
+    bands = curve_bands(curves, ev["band"])
+    out = Path(out_dir)
+    write_csv(per_seed, out / "metrics.csv")
+    write_tables(out / "curves.h5", bands_to_tables(bands), {"window": window})
+    title = f"{cfg['run']}: {window}, {inj}"
+    plot_sic(bands, title, out / "sic.png")
+    plot_roc(bands, title, out / "roc.png")
+
+
+def summarize(
+    cfg: Mapping[str, Any],
+    metrics: Sequence[PathArg],
+    curves: PathArg,
+    closure: Sequence[PathArg],
+    out_dir: PathArg,
+) -> str:
+    """Summary tables (median and band over seeds), the run's SIC/ROC plots; returns the
+    Markdown summary."""
+    from anode_cathode.evaluation.closure import closure_markdown
+    from anode_cathode.evaluation.plots import plot_roc, plot_sic
+    from anode_cathode.evaluation.summary import bands_from_tables, summarize, summary_markdown
+
+    ev = cfg["evaluation"]
+    per_seed = pd.concat([pd.read_csv(p) for p in metrics], ignore_index=True)
+    summary = summarize(per_seed, ev["band"])
+    out = Path(out_dir)
+    write_csv(per_seed, out / "metrics_per_seed.csv")
+    write_csv(summary, out / "summary.csv")
+    text = summary_markdown(summary, ev["band"], f"anode-cathode run '{cfg['run']}'")
+    if closure:
+        text += closure_markdown(closure, cfg["diagnostics"]["auc_threshold"])
+    with atomic_path(out / "summary.md") as tmp:
+        tmp.write_text(text)
+    bands = bands_from_tables(read_tables(curves))
+    note = f"{read_attrs(curves)['window']}, {per_seed['inj'].iloc[0]}"
+    for fmt in ("png", "pdf"):
+        plot_sic(bands, f"run '{cfg['run']}'", out / f"sic.{fmt}", note=note)
+    plot_roc(bands, f"run '{cfg['run']}': {note}", out / "roc.png")
+    return text
+
+
+def injection_scan(cfg: Mapping[str, Any], metrics: Sequence[PathArg], out_dir: PathArg) -> str:
+    """Max SIC vs injected S/B over all injections (the CATHODE figure); returns the table."""
+    from anode_cathode.evaluation.injection import plot_max_sic_vs_sb, scan_table
+
+    per_seed = pd.concat([pd.read_csv(p) for p in metrics], ignore_index=True)
+    table = scan_table(per_seed, cfg["evaluation"]["band"])
+    out = Path(out_dir)
+    write_csv(per_seed, out / "metrics_per_run.csv")
+    write_csv(table, out / "max_sic_vs_sb.csv")
+    window = per_seed["window"].iloc[0]
+    for fmt in ("png", "pdf"):
+        plot_max_sic_vs_sb(table, f"run '{cfg['run']}': {window}", out / f"max_sic_vs_sb.{fmt}")
+    return table.to_string(index=False)
