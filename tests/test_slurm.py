@@ -50,7 +50,7 @@ def _slurm_cmd(workdir: Path, *args: str) -> list[str]:
     return snakemake_cmd(
         workdir,
         "--workflow-profile",
-        str(REPO / "workflow/profiles/slurm"),
+        str(REPO / "profiles/slurm"),
         "--slurm-status-command",
         "squeue",  # no slurmdbd on the CI cluster
         "--slurm-init-seconds-before-status-checks",
