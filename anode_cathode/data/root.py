@@ -10,11 +10,10 @@ Two layouts are supported:
 Files are read chunk by chunk with :func:`uproot.iterate`; only the branches the mapping needs are
 read and each chunk is turned into a small float64 table at once, so memory stays bounded.
 
-Examples
---------
->>> df = read_root(["ntuple_*.root"], "Events", jets={"pt": "FatJet_pt", ...})  # doctest: +SKIP
->>> df.attrs["n_dropped"]  # doctest: +SKIP
-12
+Usage (needs ntuples on disk, so it is not run as a doctest)::
+
+    df = read_root(["ntuple_*.root"], "Events", jets={"pt": "FatJet_pt", ...})
+    df.attrs["n_dropped"]  # events with fewer than two jets
 """
 
 from __future__ import annotations
