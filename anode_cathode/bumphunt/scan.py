@@ -94,7 +94,7 @@ def scan_cut(
     toys = background_toys(cut, n_toys, np.random.default_rng(seed))
     check_toy_failures(toys, cut, context=f"{method} ({classifier}), keep {efficiency:g}: ")
     best = max(cut, key=lambda r: r.z)
-    gp = global_pvalue(best.z, toys.max_z[np.isfinite(toys.max_z)])
+    gp = global_pvalue(best.z, toys.max_z)  # drops toys whose fits all failed
     p_trials = trials_factor_pvalue(best.p0, len(cut))
     row = {
         "method": method,

@@ -24,12 +24,16 @@ MAX_FAILED_FRACTION = 0.05
 class ToyScan:
     """Local significances of background-only pseudo-experiments.
 
-    ``z`` has shape ``(n_toys, n_results)`` (NaN where a toy fit failed), ``n_failed`` counts
-    those failures; ``max_z`` is the maximum local Z over the results of each toy.
+    ``z`` has shape ``(n_toys, n_results)`` (NaN where a toy fit failed); ``max_z`` is the
+    maximum local Z over the results of each toy.
     """
 
     z: np.ndarray
-    n_failed: int
+
+    @property
+    def n_failed(self) -> int:
+        """Number of failed toy fits, over all toys and results."""
+        return int(np.isnan(self.z).sum())
 
     @property
     def max_z(self) -> np.ndarray:
@@ -117,7 +121,7 @@ def background_toys(
                 z[i, j] = local_significance(float(toy[sr].sum()), b, sigma_b)[0]
             except ValueError:
                 continue  # counted below; check_toy_failures decides whether that is too many
-    return ToyScan(z, int(np.isnan(z).sum()))
+    return ToyScan(z)
 
 
 def check_toy_failures(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -209,6 +209,29 @@ def window_bumphunt(
         Inconsistent inputs, bad binning, or a fit that fails (e.g. an empty spectrum after a
         tight cut); the message names the window and the efficiency.
     """
+    results = []
+    for outcome in _cut_outcomes(
+        mjj, score, fold, window, fit_range, bin_width, efficiencies, alpha, fit_model
+    ):
+        if isinstance(outcome, ValueError):
+            raise outcome
+        results.append(outcome)
+    return results
+
+
+def _cut_outcomes(
+    mjj: np.ndarray,
+    score: np.ndarray,
+    fold: np.ndarray,
+    window: Window,
+    fit_range: tuple[float, float],
+    bin_width: float,
+    efficiencies: Sequence[float],
+    alpha: float,
+    fit_model: str,
+) -> Iterator[CutResult | ValueError]:
+    """Per efficiency, the cut's result or the ``ValueError`` (naming window and efficiency)
+    of its failed fit; inputs and binning are checked once, before the first cut."""
     mjj = np.asarray(mjj, dtype=np.float64)
     score = np.asarray(score, dtype=np.float64)
     fold = np.asarray(fold)
@@ -218,17 +241,17 @@ def window_bumphunt(
         raise ValueError("mjj contains NaN/inf")
     edges, sr = histogram_edges(window, fit_range, bin_width)
     in_range = (mjj >= edges[0]) & (mjj < edges[-1])
-    results = []
     for eff in efficiencies:
-        thr = fold_thresholds(score, fold, eff, in_range)
-        counts = np.histogram(mjj[apply_cut(score, fold, thr) & in_range], edges)[0]
-        counts = counts.astype(np.float64)
-        _warn_turn_on(counts, window, eff)
         try:
-            results.append(_cut_result(window, eff, thr, alpha, edges, counts, sr, fit_model))
+            thr = fold_thresholds(score, fold, eff, in_range)
+            counts = np.histogram(mjj[apply_cut(score, fold, thr) & in_range], edges)[0]
+            counts = counts.astype(np.float64)
+            _warn_turn_on(counts, window, eff)
+            yield _cut_result(window, eff, thr, alpha, edges, counts, sr, fit_model)
         except ValueError as exc:
-            raise ValueError(f"window {window.name}, efficiency {eff:g}: {exc}") from exc
-    return results
+            error = ValueError(f"window {window.name}, efficiency {eff:g}: {exc}")
+            error.__cause__ = exc
+            yield error
 
 
 def window_bumphunt_per_cut(
@@ -242,10 +265,10 @@ def window_bumphunt_per_cut(
     alpha: float,
     fit_model: str,
 ) -> tuple[list[CutResult], list[dict[str, Any]]]:
-    """:func:`window_bumphunt` for each efficiency on its own, recording failures.
+    """:func:`window_bumphunt`, recording the cuts whose fit fails instead of raising.
 
     A cut whose fit fails is reported, never turned into a number, and does not stop the
-    other cuts.
+    other cuts; bad inputs or binning still raise ``ValueError``.
 
     Returns
     -------
@@ -256,13 +279,14 @@ def window_bumphunt_per_cut(
     """
     results: list[CutResult] = []
     errors: list[dict[str, Any]] = []
-    for eff in efficiencies:
-        try:
-            results += window_bumphunt(
-                mjj, score, fold, window, fit_range, bin_width, [eff], alpha, fit_model
-            )
-        except ValueError as err:
-            errors.append({"efficiency": eff, "error": str(err)})
+    outcomes = _cut_outcomes(
+        mjj, score, fold, window, fit_range, bin_width, efficiencies, alpha, fit_model
+    )
+    for eff, outcome in zip(efficiencies, outcomes, strict=True):
+        if isinstance(outcome, ValueError):
+            errors.append({"efficiency": eff, "error": str(outcome)})
+        else:
+            results.append(outcome)
     return results, errors
 
 

@@ -3,6 +3,7 @@ from one ensemble-mean probability."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -16,12 +17,11 @@ _EPS = 1e-15
 class ProbabilityMixin:
     """``predict_proba``, ``decision_function`` and ``predict`` of a binary ensemble.
 
-    Subclasses implement ``_positive_probability(X)``: the mean over the ensemble members of
+    The classifier defines ``_positive_probability(X)``: the mean over the ensemble members of
     the probability of ``classes_[1]``, which also checks the fitted state and ``X``.
     """
 
-    def _positive_probability(self, X: Any) -> np.ndarray:
-        raise NotImplementedError
+    _positive_probability: Callable[[Any], np.ndarray]
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, shape ``(N, 2)``, columns in the order of ``classes_``."""

@@ -10,7 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_path", "write_json"]
+__all__ = ["PathArg", "atomic_path", "write_json", "write_text"]
+
+#: What the file helpers and workflow steps accept as a path.
+PathArg = str | os.PathLike
 
 
 @contextlib.contextmanager
@@ -36,3 +39,9 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
     """Write JSON atomically (indented, keys in insertion order)."""
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(obj, indent=2) + "\n")
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)

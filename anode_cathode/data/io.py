@@ -94,7 +94,8 @@ def _decode_attr(value: Any) -> Any:
     return value
 
 
-def write_csv(df: pd.DataFrame, path: str | os.PathLike, float_format: str = "%.6g") -> None:
-    """Write a table as CSV atomically (no index; 6 significant digits by default)."""
+def write_csv(df: pd.DataFrame, path: str | os.PathLike, float_format: str | None = "%.6g") -> None:
+    """Write a table as CSV atomically (no index; 6 significant digits unless
+    ``float_format`` says otherwise, ``None``: full precision)."""
     with atomic_path(path) as tmp:
         df.to_csv(tmp, index=False, float_format=float_format)

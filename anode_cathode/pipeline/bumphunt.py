@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -22,14 +21,12 @@ from anode_cathode.bumphunt.report import pvalue_markdown
 from anode_cathode.bumphunt.scan import FitFailure, MethodScan, null_pvalues, scan_method
 from anode_cathode.bumphunt.scores import mean_data_scores
 from anode_cathode.bumphunt.window import CutResult, window_bumphunt_per_cut
-from anode_cathode.core.files import atomic_path, write_json
+from anode_cathode.core.files import PathArg, write_json, write_text
 from anode_cathode.data.io import write_csv
 
 __all__ = ["bumphunt_scan", "bumphunt_window"]
 
 log = logging.getLogger(__name__)
-
-PathArg = str | os.PathLike
 
 
 def bumphunt_window(
@@ -163,6 +160,5 @@ def bumphunt_scan(
         label=f"{inj}: all methods, windows and cuts",
     )
     text = pvalue_markdown(table, cfg["run"], inj, ks)
-    with atomic_path(out / "pvalues.md") as tmp:
-        tmp.write_text(text)
+    write_text(out / "pvalues.md", text)
     return text

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from anode_cathode.config import config_hash
+from anode_cathode.core.files import PathArg
 from anode_cathode.data.io import read_attrs, read_tables, write_tables
 from anode_cathode.data.regions import Window
 
 __all__ = ["train"]
-
-PathArg = str | os.PathLike
 
 
 def train(

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 
 from anode_cathode.config import config_hash
+from anode_cathode.core.files import PathArg
 from anode_cathode.data.io import read_attrs, read_tables, write_tables
 from anode_cathode.data.regions import find_window, windows_from_config
 
 __all__ = ["download", "example_ntuples", "features", "generate", "inject", "split"]
 
 log = logging.getLogger(__name__)
-
-PathArg = str | os.PathLike
 
 
 def _generate(cfg: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -8,7 +8,6 @@ seed, so no two of them share a random state.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,17 +16,15 @@ import numpy as np
 import pandas as pd
 
 from anode_cathode.config import config_hash, sr_flow_config
-from anode_cathode.core.files import atomic_path, write_json
+from anode_cathode.core.files import PathArg, atomic_path, write_json
 from anode_cathode.core.registry import DENSITY
 from anode_cathode.core.seeds import derive_seed
-from anode_cathode.data.io import read_attrs, read_tables, write_tables
+from anode_cathode.data.io import read_attrs, read_tables, write_csv, write_tables
 from anode_cathode.data.regions import Window
 
 __all__ = ["flow_diagnostics", "flow_inputs", "sample", "score_anode", "train_flow"]
 
 log = logging.getLogger(__name__)
-
-PathArg = str | os.PathLike
 
 
 def flow_inputs(cfg: Mapping[str, Any]) -> list[str]:
@@ -90,8 +87,7 @@ def train_flow(
             "seconds": flow.epoch_times_,
         }
     )
-    with atomic_path(Path(out).with_suffix(".losses.csv")) as tmp:
-        losses.to_csv(tmp, index=False)
+    write_csv(losses, Path(out).with_suffix(".losses.csv"), float_format=None)
     log.info(
         "best epochs %s, %.1f s per epoch on %s",
         [int(e) + 1 for e in flow.best_epochs_],

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from anode_cathode.core.files import atomic_path
+from anode_cathode.core.files import PathArg, write_text
 from anode_cathode.data.io import read_attrs, read_table, read_tables, write_csv, write_tables
 
 __all__ = ["evaluate_window", "injection_scan", "summarize"]
-
-PathArg = str | os.PathLike
 
 
 def evaluate_window(
@@ -63,8 +60,7 @@ def summarize(
     text = summary_markdown(summary, ev["band"], f"anode-cathode run '{cfg['run']}'")
     if closure:
         text += closure_markdown(closure, cfg["diagnostics"]["auc_threshold"])
-    with atomic_path(out / "summary.md") as tmp:
-        tmp.write_text(text)
+    write_text(out / "summary.md", text)
     bands = bands_from_tables(read_tables(curves))
     note = f"{read_attrs(curves)['window']}, {per_seed['inj'].iloc[0]}"
     for fmt in ("png", "pdf"):
