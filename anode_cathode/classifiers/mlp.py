@@ -23,6 +23,7 @@ from torch import nn
 
 from anode_cathode.classifiers.base import ProbabilityMixin
 from anode_cathode.core.device import inference_device, resolve_device, torch_threads
+from anode_cathode.core.files import atomic_path
 from anode_cathode.core.training import train_epochs
 from anode_cathode.core.validation import (
     balanced_sample_weight,
@@ -357,7 +358,8 @@ class MLPClassifier(ProbabilityMixin, ClassifierMixin, BaseEstimator):
             **{k: torch.from_numpy(getattr(self, k)) for k in ("mean_", "scale_")},
             **{k: getattr(self, k).tolist() for k in ("train_losses_", "val_losses_")},
         }
-        torch.save({"params": params, "fitted": fitted}, path)
+        with atomic_path(path) as tmp:  # a killed job never leaves a half-written model
+            torch.save({"params": params, "fitted": fitted}, tmp)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> MLPClassifier:

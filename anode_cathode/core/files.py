@@ -1,8 +1,15 @@
-"""Atomic file writes: every output appears complete under its final name or not at all."""
+"""Atomic file writes and input-file checks.
+
+Every output appears complete under its final name or not at all, with the permissions the
+user's umask gives (group-readable results on shared clusters); write failures (disk full,
+read-only or permission-denied directory) and unusable input files become one-line errors
+that name the file and the fix.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import tempfile
@@ -10,29 +17,114 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PathArg", "atomic_path", "write_json", "write_text"]
+__all__ = [
+    "InputFileError",
+    "OutputError",
+    "PathArg",
+    "atomic_path",
+    "check_input_file",
+    "output_error",
+    "write_json",
+    "write_text",
+]
 
 #: What the file helpers and workflow steps accept as a path.
 PathArg = str | os.PathLike
+
+
+class InputFileError(ValueError):
+    """An input file that is missing, unreadable, empty, truncated or of the wrong format."""
+
+
+class OutputError(OSError):
+    """An output that cannot be written (disk full, read-only or permission-denied directory)."""
+
+
+_OUTPUT_FIXES = {
+    errno.ENOSPC: "the disk is full: free space or point the results elsewhere",
+    errno.EDQUOT: "the disk quota is exceeded: free space or point the results elsewhere",
+    errno.EROFS: "the file system is read-only: run from a writable directory",
+    errno.EACCES: "permission denied: make the directory writable or run elsewhere",
+    errno.EPERM: "operation not permitted: make the directory writable or run elsewhere",
+}
+
+
+def _file_mode() -> int:
+    """Mode a plain ``open()`` would give a new file under the current umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def output_error(path: PathArg, err: OSError) -> OutputError | OSError:
+    """``err`` as an :class:`OutputError` naming ``path`` and the fix, when it is a known cause."""
+    fix = _OUTPUT_FIXES.get(err.errno or -1)
+    if fix is None:
+        return err
+    return OutputError(err.errno, f"{path}: cannot write ({os.strerror(err.errno)}); {fix}")
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it to ``path`` only on success.
 
-    A crash or exception leaves any earlier ``path`` untouched and no partial file behind.
+    A crash or exception leaves any earlier ``path`` untouched and no partial file behind. The
+    file gets the permissions of the umask (``mkstemp`` alone would make it owner-only).
+
+    Raises
+    ------
+    OutputError
+        When the directory cannot be created or written (disk full, read-only, no permission).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+    except OSError as err:
+        raise output_error(path, err) from err
     tmp_path = Path(tmp)
     try:
-        yield tmp_path
-        os.replace(tmp_path, path)
+        try:
+            yield tmp_path
+            os.chmod(tmp_path, _file_mode())
+            os.replace(tmp_path, path)
+        except OSError as err:
+            raise output_error(path, err) from err
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def check_input_file(path: PathArg, what: str, fix: str) -> Path:
+    """``path`` as a :class:`~pathlib.Path` if it is a readable, non-empty file.
+
+    Parameters
+    ----------
+    path
+        The input file.
+    what
+        What the file is, for the message (e.g. ``"LHCO events file"``).
+    fix
+        The config key or action that fixes the problem (e.g. ``"set data.lhco.events"``).
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``path`` does not exist.
+    InputFileError
+        When it is a directory, cannot be read or has 0 bytes.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: {what} not found; {fix}")
+    if not path.is_file():
+        raise InputFileError(f"{path}: {what} is not a regular file; {fix}")
+    if not os.access(path, os.R_OK):
+        raise InputFileError(f"{path}: {what} cannot be read (permission denied); {fix}")
+    if path.stat().st_size == 0:
+        raise InputFileError(f"{path}: {what} is empty (0 bytes); replace it or {fix}")
+    return path
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:

@@ -24,6 +24,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from anode_cathode.core.device import inference_device, resolve_device, torch_threads
+from anode_cathode.core.files import atomic_path
 from anode_cathode.core.validation import check_features
 from anode_cathode.density.made import TRANSFORMS, build_flow
 from anode_cathode.density.preprocessing import LogitPreprocessor
@@ -420,7 +421,8 @@ class ConditionalFlow(BaseEstimator):
                 )
             },
         }
-        torch.save({"params": params, "fitted": fitted}, path)
+        with atomic_path(path) as tmp:  # a killed job never leaves a half-written model
+            torch.save({"params": params, "fitted": fitted}, tmp)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> ConditionalFlow:

