@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from anode_cathode.data.features import compute_features
+from anode_cathode.data.features import compute_features, dijet_mass
 from anode_cathode.data.lhco import read_lhco
 
 __all__ = ["read_inputs"]
@@ -36,6 +36,39 @@ def _root_tables(root: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame | 
     return events, extra
 
 
+#: Plausible medians in GeV: dijet masses of a dijet search, and fat-jet masses.
+MJJ_RANGE_GEV = (100.0, 50_000.0)
+JET_MASS_RANGE_GEV = (0.5, 5_000.0)
+
+
+def _unit_fix(data: Mapping[str, Any]) -> str:
+    if data["source"] == "root":
+        scale = data["root"]["unit_scale"]
+        return f"data.root.unit_scale (now {scale}; 0.001 converts MeV to GeV, 1000 TeV to GeV)"
+    return "the input file: the LHCO format stores momenta and masses in GeV"
+
+
+def _check_table(raw: pd.DataFrame, source: str, unit_fix: str) -> None:
+    """Fail at read time on an empty input or one whose energies are not in GeV."""
+    if len(raw) == 0:
+        raise ValueError(f"{source}: the input holds 0 events; point the config at the data files")
+    mjj_gev = dijet_mass(
+        raw[["pxj1", "pyj1", "pzj1", "mj1"]].to_numpy(),
+        raw[["pxj2", "pyj2", "pzj2", "mj2"]].to_numpy(),
+    )
+    m_jet = np.concatenate([raw["mj1"].to_numpy(), raw["mj2"].to_numpy()])
+    for what, values, (lo, hi) in (
+        ("m_JJ", mjj_gev, MJJ_RANGE_GEV),
+        ("jet mass", m_jet, JET_MASS_RANGE_GEV),
+    ):
+        med = float(np.nanmedian(values))
+        if not lo <= med <= hi:
+            raise ValueError(
+                f"{source}: median {what} is {med:.4g} GeV, outside the range {lo:g}-{hi:g} GeV "
+                f"expected for dijet events in GeV; the units are wrong: fix {unit_fix}"
+            )
+
+
 def read_inputs(
     cfg: Mapping[str, Any], events_path: str | None = None, extra_path: str | None = None
 ) -> dict[str, pd.DataFrame]:
@@ -53,9 +86,14 @@ def read_inputs(
         if events_path is None:
             raise ValueError(f"data.source '{data['source']}' needs an events file")
         key = data["lhco"]["key"] if data["source"] == "lhco" else None
-        raw = read_lhco(events_path, key=key)
-        raw_extra = read_lhco(extra_path, key=key) if extra_path else None
+        keys = key if isinstance(key, Mapping) else {"events": key, "extra_background": key}
+        raw = read_lhco(events_path, key=keys.get("events"))
+        raw_extra = read_lhco(extra_path, key=keys.get("extra_background")) if extra_path else None
         source, extra_source = str(events_path), str(extra_path)
+    unit_fix = _unit_fix(data)
+    for table, name in ((raw, source), (raw_extra, extra_source)):
+        if table is not None:
+            _check_table(table, name, unit_fix)
     events = compute_features(raw, source=source)
     if raw_extra is not None:
         extra = compute_features(raw_extra, source=extra_source)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from anode_cathode.data.io import atomic_path
+from anode_cathode.core.files import InputFileError, atomic_path, check_input_file
 
 __all__ = [
     "JET_QUANTITIES",
@@ -33,27 +33,37 @@ def find_key(path: str | os.PathLike) -> str:
     The published file has a single key; files with several keys must have exactly one whose
     table carries all LHCO columns.
     """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(
-            f"{path}: LHCO file not found (set data.lhco paths or enable download)"
-        )
+    path = check_input_file(
+        path, "LHCO file", "set data.lhco.events / data.lhco.extra_background or enable download"
+    )
     try:
         with pd.HDFStore(path, mode="r") as store:
             keys = list(store.keys())
             if len(keys) == 1:
                 return keys[0]
             matching = [k for k in keys if set(RAW_COLUMNS) <= set(_columns(store, k))]
-    except (OSError, ValueError, TypeError) as err:
-        raise ValueError(
-            f"{path}: not a pandas HDF5 table ({err}); the LHCO reader expects the R&D "
-            "features file written by pandas.to_hdf"
-        ) from err
+    except Exception as err:  # PyTables raises HDF5ExtError, OSError, ValueError, ...
+        raise _unreadable(path, err) from err
     if len(matching) == 1:
         return matching[0]
     raise ValueError(
         f"{path}: cannot decide which HDF key holds the LHCO table (keys: {keys}); "
         "set data.lhco.key in the config"
+    )
+
+
+def _unreadable(path: Path, err: Exception) -> InputFileError:
+    """A named error for an HDF5 file PyTables cannot read (truncated, corrupt, not HDF5)."""
+    text = str(err).splitlines()[0] if str(err) else type(err).__name__
+    if "truncated" in str(err):
+        cause = "the file is truncated (an interrupted download or copy?)"
+    elif "signature" in str(err) or "not an HDF5" in str(err):
+        cause = "it is not an HDF5 file"
+    else:
+        cause = f"it cannot be read as a pandas HDF5 table ({type(err).__name__}: {text})"
+    return InputFileError(
+        f"{path}: {cause}; the LHCO reader expects the R&D features file written by "
+        "pandas.to_hdf: download or copy it again (delete it to let the download rule refetch)"
     )
 
 
@@ -85,12 +95,19 @@ def read_lhco(
     pandas.DataFrame
         The 14 kinematic columns as float64 (and ``label`` when present), in LHCO order.
     """
-    path = Path(path)
+    path = check_input_file(
+        path, "LHCO file", "set data.lhco.events / data.lhco.extra_background or enable download"
+    )
     key = key or find_key(path)
     try:
         df = pd.read_hdf(path, key=key)
     except KeyError as err:
-        raise ValueError(f"{path}: no HDF key '{key}' ({err}); fix data.lhco.key") from err
+        raise ValueError(
+            f"{path}: no HDF key '{key}' ({err}); fix data.lhco.key (a per-file key: "
+            "data.lhco.key: {events: ..., extra_background: ...}, or null to discover it)"
+        ) from err
+    except Exception as err:  # truncated or corrupt file
+        raise _unreadable(path, err) from err
     if not isinstance(df, pd.DataFrame):
         raise ValueError(f"{path}: key '{key}' holds a {type(df).__name__}, not a table")
     df.columns = [str(c) for c in df.columns]
@@ -100,6 +117,10 @@ def read_lhco(
         raise ValueError(
             f"{path}: missing columns {missing} under key '{key}'; an LHCO features file has "
             f"the columns {list(LHCO_COLUMNS)} (label optional only for unlabelled data)"
+        )
+    if len(df) == 0:
+        raise InputFileError(
+            f"{path}: key '{key}' holds a table with 0 rows; an LHCO file needs events"
         )
     keep = [c for c in LHCO_COLUMNS if c in df.columns]
     out = df[keep].astype(np.float64).reset_index(drop=True)

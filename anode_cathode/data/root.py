@@ -30,6 +30,7 @@ import pandas as pd
 import uproot
 from uproot.language.python import PythonLanguage
 
+from anode_cathode.core.files import InputFileError, check_input_file
 from anode_cathode.data.lhco import RAW_COLUMNS
 
 __all__ = ["JET_KEYS", "POLAR_KEYS", "expand_files", "read_root"]
@@ -123,15 +124,22 @@ def _tree_names(directory: Any) -> list[str]:
 
 def _validate_file(path: str, tree: str, exprs: Mapping[str, str]) -> None:
     """Check that ``path`` holds ``tree`` and that every expression only uses its branches."""
+    if not path.startswith(_URL_SCHEMES):
+        check_input_file(path, f"ROOT file (tree '{tree}')", "fix data.root.files")
     try:
         handle = uproot.open(path)
     except FileNotFoundError as err:
         raise FileNotFoundError(f"{path}: ROOT file not found (tree '{tree}')") from err
     except Exception as err:  # uproot raises several types for corrupt/non-ROOT files
-        raise ValueError(f"{path}: cannot open as a ROOT file ({err})") from err
+        raise InputFileError(
+            f"{path}: not a readable ROOT file ({type(err).__name__}: {err}); copy it again "
+            "or remove it from data.root.files"
+        ) from err
     with handle:
         try:
             obj = handle[tree]
+        except OSError as err:  # the directory or tree header lies beyond a cut
+            raise _truncated(path, tree, err) from err
         except (KeyError, uproot.DeserializationError) as err:
             raise ValueError(
                 f"{path}: no tree '{tree}'; trees in this file: {_tree_names(handle) or 'none'} "
@@ -283,6 +291,16 @@ def _chunks(
             f"{path}: evaluating the data.root expressions on tree '{tree}' failed: "
             f"{type(err).__name__}: {err} (an index such as '[:, 1]' beyond the jets of an event?)"
         ) from err
+    except (OSError, uproot.DeserializationError) as err:  # e.g. "expected Chunk of length"
+        raise _truncated(path, tree, err) from err
+
+
+def _truncated(path: str, tree: str, err: Exception) -> InputFileError:
+    first = str(err).splitlines()[0] if str(err) else ""
+    return InputFileError(
+        f"{path}: reading tree '{tree}' failed ({type(err).__name__}: {first}); the file is "
+        "truncated or corrupt: copy it again or remove it from data.root.files"
+    )
 
 
 def _raise_bad(path: str, bad: Mapping[str, int]) -> None:

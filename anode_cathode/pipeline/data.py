@@ -85,12 +85,45 @@ def inject(cfg: Mapping[str, Any], features_file: PathArg, out: PathArg) -> None
     tables = read_tables(features_file)
     reference = windows_from_config({**cfg, "windows": {**cfg["windows"], "scan": None}})[0]
     tables = inject_signal(tables["events"], tables["extra"], cfg, reference)
+    _check_windows_have_events(tables, cfg)
     attrs = {
         "config_hash": config_hash(cfg, "data", "injection", "splits"),
         "injection": cfg["injection"],
         "folds": cfg["splits"]["folds"],
     }
     write_tables(out, tables, attrs)
+
+
+#: The config key that supplies true background in the signal regions, per input source.
+_EXTRA_KEY = {
+    "builtin": "widen data.builtin.extra_mjj_range (or raise data.builtin.n_extra_background)",
+    "lhco": "set data.lhco.extra_background to the inner-only background file, or "
+    "data.lhco.extra_background: null to hold out part of the data's background",
+    "root": "add files covering it to data.root.extra_background_files, or leave that list "
+    "empty to hold out part of the data's background",
+}
+
+
+def _check_windows_have_events(tables: Mapping[str, pd.DataFrame], cfg: Mapping[str, Any]) -> None:
+    """Fail before any training if a window lacks true background or signal for evaluation."""
+    source = cfg["data"]["source"]
+    for window in windows_from_config(cfg):
+        extra_sr = int(window.in_sr(tables["extra"]["mjj"].to_numpy()).sum())
+        if extra_sr < 2:
+            raise ValueError(
+                f"window {window.name}: no true background in the signal region "
+                f"[{window.sr_lo}, {window.sr_hi}) TeV for the idealized detector and the test "
+                f"set; {_EXTRA_KEY[source]}"
+            )
+        signal_sr = int(window.in_sr(tables["signal_pool"]["mjj"].to_numpy()).sum())
+        data = tables["data"]
+        signal_sr += int(((data["label"] == 1) & window.in_sr(data["mjj"].to_numpy())).sum())
+        if signal_sr == 0:
+            raise ValueError(
+                f"the input has no signal events (label 1) in window {window.name}: the "
+                "supervised baseline and the SIC/ROC evaluation need labelled signal in every "
+                "signal region; use an input with signal (label column / data.root.label)"
+            )
 
 
 def split(cfg: Mapping[str, Any], window_name: str, dataset: PathArg, out: PathArg) -> None:
