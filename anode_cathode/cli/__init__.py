@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import traceback
 from collections.abc import Sequence
 
 from anode_cathode import __version__
@@ -54,14 +55,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (
         ConfigError,
         ValueError,
-        FileNotFoundError,
+        OSError,
         KeyError,
         FloatingPointError,
         DownloadError,
     ) as err:
-        # user-facing errors: one clear line, no traceback
-        logging.getLogger("anode_cathode").debug("traceback", exc_info=True)
-        print(f"anode-cathode {args.command}: error: {err}", file=sys.stderr)
+        # user-facing errors: the traceback for the log, then one clear line as the last thing
+        # the step prints (Snakemake's show-failed-logs puts it at the end of the terminal)
+        traceback.print_exc(file=sys.stderr)
+        print(f"anode-cathode {args.command}: error: {err}", file=sys.stderr, flush=True)
         return 1
     return 0
 

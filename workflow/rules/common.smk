@@ -5,8 +5,10 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 
 from anode_cathode.config import check_config
+from anode_cathode.core.runlock import claim_workdir
 from anode_cathode.core.registry import (
     CLASSIFIERS,
     DENSITY,
@@ -22,6 +24,12 @@ from anode_cathode.data.tags import injection_from_tag, injection_tag
 check_config(config, RAW_CONFIG)
 
 RES = f"results/{config['run']}"
+
+# Resume after a kill with the same command: the main process holds the run lock, clears the
+# stale Snakemake lock and the temporary files that dead runs left (anode_cathode.core.runlock).
+if workflow.is_main_process:
+    for line in claim_workdir(os.getcwd(), [RES, "data"]):
+        print(f"anode-cathode: {line}", file=sys.stderr)
 # With --use-conda every job runs in an environment made from environment.yml; its post-deploy
 # script installs this package from ANODE_CATHODE_SRC.
 CONDA_ENV = "../envs/anode-cathode.yaml"
