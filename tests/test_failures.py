@@ -1,0 +1,377 @@
+"""Failures a user can read and recover from: bad input files, full or read-only disks,
+permissions under the umask, stale locks and temporary files after a kill, and the one-line
+error as the last thing the terminal shows."""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from conftest import snakemake_cmd, subprocess_env
+
+from anode_cathode.core import files
+from anode_cathode.core.files import InputFileError, OutputError, atomic_path, write_text
+from anode_cathode.core.runlock import claim_workdir, failed_step_errors
+from anode_cathode.data.inputs import read_inputs
+from anode_cathode.data.lhco import LHCO_COLUMNS, read_lhco, write_lhco
+
+
+def lhco_table(n: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Back-to-back jets of 1.75 TeV pT (m_JJ ~ 3.5 TeV), jet masses ~100 GeV, in GeV."""
+    rng = np.random.default_rng(seed)
+    pt = rng.uniform(1500, 2000, n)
+    df = pd.DataFrame(0.0, index=range(n), columns=list(LHCO_COLUMNS))
+    df["pxj1"], df["pxj2"] = pt, -pt
+    df["mj1"], df["mj2"] = rng.uniform(50, 150, n), rng.uniform(50, 500, n)
+    for j in (1, 2):
+        df[f"tau1j{j}"], df[f"tau2j{j}"], df[f"tau3j{j}"] = 0.5, 0.3, 0.2
+    return df
+
+
+# ------------------------------------------------------------------ bad input files
+@pytest.fixture
+def good_file(tmp_path):
+    path = tmp_path / "events.h5"
+    write_lhco(lhco_table(), path)
+    return path
+
+
+def test_empty_file_is_named(tmp_path):
+    path = tmp_path / "empty.h5"
+    path.write_bytes(b"")
+    with pytest.raises(InputFileError, match=r"empty\.h5: LHCO file is empty \(0 bytes\)"):
+        read_lhco(path)
+
+
+def test_truncated_hdf5_is_named(tmp_path, good_file):
+    cut = tmp_path / "cut.h5"
+    data = good_file.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputFileError, match=r"cut\.h5: the file is truncated"):
+        read_lhco(cut)
+
+
+def test_not_hdf5_is_named(tmp_path):
+    path = tmp_path / "notes.h5"
+    path.write_text("these are not events\n")
+    with pytest.raises(InputFileError, match=r"notes\.h5: it is not an HDF5 file"):
+        read_lhco(path)
+
+
+def test_zero_row_table_is_named(tmp_path):
+    path = tmp_path / "none.h5"
+    write_lhco(lhco_table().iloc[:0], path)
+    with pytest.raises(InputFileError, match="0 rows"):
+        read_lhco(path)
+
+
+def test_directory_instead_of_file(tmp_path):
+    with pytest.raises(InputFileError, match="not a regular file"):
+        read_lhco(tmp_path)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
+def test_unreadable_file_is_named(good_file):
+    good_file.chmod(0)
+    with pytest.raises(InputFileError, match="permission denied"):
+        read_lhco(good_file)
+
+
+def _root_file(tmp_path: Path, n: int = 20_000) -> Path:
+    import uproot
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "ntuple.root"
+    with uproot.recreate(path) as f:
+        f.mktree("Events", {k: np.float64 for k in LHCO_COLUMNS[:-1]})
+        for _ in range(0, n, 2000):  # many baskets: a cut file fails mid-way
+            f["Events"].extend({k: rng.uniform(1, 100, 2000) for k in LHCO_COLUMNS[:-1]})
+    return path
+
+
+def test_truncated_root_file_fails_with_a_named_error(tmp_path):
+    from anode_cathode.data.root import read_root
+
+    path = _root_file(tmp_path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputFileError, match=r"ntuple\.root: .*(truncated|not a readable)"):
+        read_root([str(path)], "Events", branches={k: k for k in LHCO_COLUMNS[:-1]})
+
+
+def test_empty_root_file_is_named(tmp_path):
+    from anode_cathode.data.root import read_root
+
+    path = tmp_path / "empty.root"
+    path.write_bytes(b"")
+    with pytest.raises(InputFileError, match=r"empty\.root: ROOT file .* is empty"):
+        read_root([str(path)], "Events", branches={k: k for k in LHCO_COLUMNS[:-1]})
+
+
+def test_units_check_names_unit_scale_for_mev_ntuples(tmp_path):
+    from anode_cathode.config import load_config
+
+    path = tmp_path / "mev.h5"
+    mev = lhco_table()
+    mev[list(LHCO_COLUMNS[:-1])] *= 1000.0
+    write_lhco(mev, path)
+    cfg = load_config(None)
+    cfg["data"]["source"] = "lhco"
+    with pytest.raises(ValueError, match=r"median m_JJ is 3\.\d+e\+06 GeV.*GeV"):
+        read_inputs(cfg, str(path))
+    write_lhco(lhco_table(), path)
+    assert len(read_inputs(cfg, str(path))["events"]) == 2000
+
+
+def test_units_hint_names_the_root_key():
+    from anode_cathode.data.inputs import _unit_fix
+
+    assert "data.root.unit_scale" in _unit_fix({"source": "root", "root": {"unit_scale": 1.0}})
+
+
+# ------------------------------------------------------------------ outputs
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o027, 0o640), (0o077, 0o600)])
+def test_outputs_follow_the_umask(tmp_path, umask, mode):
+    old = os.umask(umask)
+    try:
+        write_text(tmp_path / "table.md", "x\n")
+        write_lhco(lhco_table(10), tmp_path / "events.h5")
+    finally:
+        os.umask(old)
+    for name in ("table.md", "events.h5"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == mode, name
+
+
+def test_model_files_are_group_readable(tmp_path):
+    from anode_cathode.classifiers.mlp import MLPClassifier
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(200, 3)), rng.integers(0, 2, 200)
+    clf = MLPClassifier(hidden_layers=(4,), epochs=1, n_best_epochs=1, random_state=0).fit(X, y)
+    old = os.umask(0o022)
+    try:
+        clf.save(tmp_path / "model.pt")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "model.pt").stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]  # no temporary file left
+
+
+@pytest.mark.parametrize(
+    ("code", "words"),
+    [(errno.ENOSPC, "disk is full"), (errno.EROFS, "read-only"), (errno.EACCES, "permission")],
+)
+def test_disk_full_and_read_only_keep_the_old_file(tmp_path, monkeypatch, code, words):
+    target = tmp_path / "summary.md"
+    target.write_text("old\n")
+
+    def fail(*_args, **_kwargs):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(files.os, "replace", fail)
+    with pytest.raises(OutputError, match=rf"summary\.md: cannot write .*{words}"):
+        write_text(target, "new\n")
+    assert target.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["summary.md"]
+
+
+def test_unwritable_directory_is_named(tmp_path, monkeypatch):
+    def fail(*_args, **_kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr(tempfile, "mkstemp", fail)
+    with pytest.raises(OutputError, match="read-only"), atomic_path(tmp_path / "a.json"):
+        pass
+
+
+# ------------------------------------------------------------------ resume
+def test_stale_lock_and_temporary_files_are_cleared(tmp_path):
+    locks = tmp_path / ".snakemake" / "locks"
+    locks.mkdir(parents=True)
+    (locks / "0.input.lock").write_text("x")
+    res = tmp_path / "results" / "run" / "w"
+    res.mkdir(parents=True)
+    (res / ".model.pt.ab12_x9Z.tmp").write_bytes(b"half")
+    (res / "model.pt").write_bytes(b"whole")
+    messages = claim_workdir(tmp_path, [tmp_path / "results"])
+    assert any("stale lock" in m for m in messages)
+    assert any("1 temporary file" in m for m in messages)
+    assert not locks.exists()
+    assert [p.name for p in res.iterdir()] == ["model.pt"]
+
+
+def test_a_live_run_is_left_alone(tmp_path):
+    meta = tmp_path / ".snakemake"
+    (meta / "locks").mkdir(parents=True)
+    with open(meta / "anode-cathode.run.lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # another run holds the lock
+        assert claim_workdir(tmp_path, []) == [
+            "another snakemake run of this workflow is active in this directory"
+        ]
+    assert (meta / "locks").exists()
+
+
+def test_failed_step_errors_read_the_last_error_line(tmp_path):
+    step = tmp_path / "features.log"
+    step.write_text("Traceback ...\nanode-cathode features: error: f.h5: missing columns\n")
+    silent = tmp_path / "train.log"
+    silent.write_text("epoch 1/3\n")
+    main = tmp_path / "snakemake.log"
+    main.write_text(
+        f"Error in rule features:\n    log: {step} (check log file(s) for error details)\n"
+        f"Error in rule train:\n    log: {silent} (check log file(s) for error details)\n"
+    )
+    assert failed_step_errors([str(main)]) == [
+        "anode-cathode features: error: f.h5: missing columns",
+        f"a step failed without an error line; see {silent}",
+    ]
+
+
+# ------------------------------------------------------------------ end to end
+def _run(workdir: Path, cfg: dict, *args: str, **kwargs):
+    (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))
+    cmd = snakemake_cmd(workdir, "--cores", "2", *args)
+    return subprocess.run(cmd, capture_output=True, text=True, env=subprocess_env(), **kwargs)
+
+
+@pytest.mark.slow
+def test_step_error_is_the_last_line_on_the_terminal(tmp_path):
+    bad = tmp_path / "events.h5"
+    lhco_table().drop(columns=["tau3j2"]).to_hdf(bad, key="df")
+    cfg = {
+        "run": "bad",
+        "data": {
+            "source": "lhco",
+            "lhco": {"events": str(bad), "extra_background": None, "download": False},
+        },
+    }
+    proc = _run(tmp_path, cfg, timeout=300)
+    assert proc.returncode == 1
+    last = (proc.stdout + proc.stderr).strip().splitlines()[-1]
+    assert last.startswith("anode-cathode features: error: ")
+    assert "events.h5" in last and "tau3j2" in last
+    log = (tmp_path / "results/bad/features.log").read_text()
+    assert "Traceback" in log  # the full traceback stays in the step's log
+
+
+@pytest.mark.slow
+def test_unknown_config_key_is_one_line(tmp_path):
+    proc = _run(tmp_path, {"run": "x", "bogus_key": 1}, "-n", timeout=300)
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert "bogus_key" in out and len(out.splitlines()) < 10
+
+
+KILL_CFG = {
+    "run": "kill",
+    "data": {"builtin": {"n_background": 60_000, "n_signal": 6_000, "n_extra_background": 20_000}},
+    "injection": {"n_signal": 300},
+    "methods": ["supervised", "cathode"],
+    "classifiers": ["bdt"],
+    "seeds": [0],
+    "bdt": {"n_models": 1, "max_iter": 20},
+    "flow": {
+        "n_blocks": 2,
+        "hidden_features": 16,
+        "batch_size": 256,
+        "epochs": 40,
+        "n_best_epochs": 2,
+    },
+    "diagnostics": {"max_events": 5_000},
+}
+
+
+@pytest.mark.slow
+def test_kill_9_then_the_same_command_resumes(tmp_path):
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(KILL_CFG))
+    cmd = snakemake_cmd(tmp_path, "--cores", "2")
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=subprocess_env(),
+        start_new_session=True,
+    )
+    flow_log = tmp_path / "results/kill/n300-s0/sr3300-3700/flow_sb/fold0/train.log"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and "epoch 2/" not in (
+        flow_log.read_text() if flow_log.exists() else ""
+    ):
+        time.sleep(0.5)
+    assert proc.poll() is None, "the run ended before the flow trained"
+    os.killpg(proc.pid, signal.SIGKILL)  # snakemake and the running step, as a crash would
+    proc.wait()
+    assert (tmp_path / ".snakemake/locks").exists()  # the stale lock of the dead run
+
+    old = os.umask(0o022)
+    try:
+        again = subprocess.run(
+            cmd, capture_output=True, text=True, env=subprocess_env(), timeout=900
+        )
+    finally:
+        os.umask(old)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "removed the stale lock" in again.stderr
+    res = tmp_path / "results/kill"
+    assert (res / "summary.md").exists()
+    assert not list(res.rglob(".*.tmp"))
+    for path in (res / "summary.csv", flow_log.with_name("model.pt"), res / "sic.png"):
+        assert path.stat().st_mode & 0o044 == 0o044, path  # group and others can read
+
+
+def test_per_file_hdf_keys(tmp_path):
+    from anode_cathode.config import load_config
+
+    events, extra = tmp_path / "events.h5", tmp_path / "extra.h5"
+    write_lhco(lhco_table(), events, key="events")
+    write_lhco(lhco_table(500, seed=1), extra, key="background")
+    for k in ("other", "more"):  # several keys: discovery alone cannot decide
+        lhco_table(5).to_hdf(events, key=k)
+        lhco_table(5).to_hdf(extra, key=k)
+    cfg = load_config(
+        {
+            "data": {
+                "source": "lhco",
+                "lhco": {"key": {"events": "events", "extra_background": "background"}},
+            }
+        }
+    )
+    tables = read_inputs(cfg, str(events), str(extra))
+    assert len(tables["events"]) == 2000 and len(tables["extra"]) == 500
+    cfg["data"]["lhco"]["key"] = "events"
+    with pytest.raises(ValueError, match=r"extra\.h5: no HDF key 'events'.*data\.lhco\.key"):
+        read_inputs(cfg, str(events), str(extra))
+
+
+@pytest.mark.parametrize(
+    ("source", "key"),
+    [
+        ("builtin", "data.builtin.extra_mjj_range"),
+        ("lhco", "data.lhco.extra_background"),
+        ("root", "data.root.extra_background_files"),
+    ],
+)
+def test_checks_before_training_name_the_key_of_the_source(source, key):
+    from anode_cathode.config import load_config
+    from anode_cathode.pipeline.data import _check_windows_have_events
+
+    cfg = load_config(None)
+    cfg["data"]["source"] = source
+    sr = pd.DataFrame({"mjj": [3.5, 3.5, 3.6], "label": [0.0, 0.0, 1.0]})
+    none = sr.iloc[:0]
+    with pytest.raises(ValueError, match=rf"no true background in the signal region.*{key}"):
+        _check_windows_have_events({"extra": none, "signal_pool": sr, "data": sr}, cfg)
+    background = sr[sr.label == 0]
+    with pytest.raises(ValueError, match="no signal events"):
+        _check_windows_have_events({"extra": sr, "signal_pool": none, "data": background}, cfg)
+    _check_windows_have_events({"extra": sr, "signal_pool": sr, "data": sr}, cfg)
