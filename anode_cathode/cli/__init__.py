@@ -65,6 +65,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         traceback.print_exc(file=sys.stderr)
         print(f"anode-cathode {args.command}: error: {err}", file=sys.stderr, flush=True)
         return 1
+    except Exception as err:  # a bug or an unforeseen failure: still one line, last
+        traceback.print_exc(file=sys.stderr)
+        print(
+            f"anode-cathode {args.command}: error: unexpected {type(err).__name__}: {err} "
+            "(traceback in the step's log; please report it)",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 1
     return 0
 
 

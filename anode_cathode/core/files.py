@@ -12,6 +12,7 @@ import contextlib
 import errno
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +24,7 @@ __all__ = [
     "PathArg",
     "atomic_path",
     "check_input_file",
+    "check_writable",
     "output_error",
     "write_json",
     "write_text",
@@ -61,7 +63,16 @@ def output_error(path: PathArg, err: OSError) -> OutputError | OSError:
     fix = _OUTPUT_FIXES.get(err.errno or -1)
     if fix is None:
         return err
-    return OutputError(err.errno, f"{path}: cannot write ({os.strerror(err.errno)}); {fix}")
+    out = OutputError(f"{path}: cannot write ({os.strerror(err.errno)}); {fix}")
+    out.errno = err.errno
+    return out
+
+
+def _disk_full(directory: Path, min_free: int = 1 << 20) -> bool:
+    try:
+        return shutil.disk_usage(directory).free < min_free
+    except OSError:
+        return False
 
 
 @contextlib.contextmanager
@@ -91,6 +102,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             os.replace(tmp_path, path)
         except OSError as err:
             raise output_error(path, err) from err
+        except Exception as err:
+            # HDF5 writers report a full disk as their own error type: check the space left
+            if _disk_full(path.parent):
+                raise output_error(path, OSError(errno.ENOSPC, "")) from err
+            raise
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
@@ -125,6 +141,17 @@ def check_input_file(path: PathArg, what: str, fix: str) -> Path:
     if path.stat().st_size == 0:
         raise InputFileError(f"{path}: {what} is empty (0 bytes); replace it or {fix}")
     return path
+
+
+def check_writable(directory: PathArg) -> None:
+    """Create ``directory`` and write a probe file in it, or raise an :class:`OutputError`."""
+    probe = Path(directory) / ".anode-cathode.write-test"
+    try:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise output_error(directory, err) from err
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 from anode_cathode.config import check_config
+from anode_cathode.core.files import OutputError, check_writable
 from anode_cathode.core.runlock import claim_workdir
 from anode_cathode.core.registry import (
     CLASSIFIERS,
@@ -28,6 +29,10 @@ RES = f"results/{config['run']}"
 # Resume after a kill with the same command: the main process holds the run lock, clears the
 # stale Snakemake lock and the temporary files that dead runs left (anode_cathode.core.runlock).
 if workflow.is_main_process:
+    try:
+        check_writable(RES)
+    except OutputError as err:
+        sys.exit(f"anode-cathode: {err}")
     for line in claim_workdir(os.getcwd(), [RES, "data"]):
         print(f"anode-cathode: {line}", file=sys.stderr)
 # With --use-conda every job runs in an environment made from environment.yml; its post-deploy
