@@ -50,29 +50,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     from anode_cathode.data.download import DownloadError
 
+    expected = (ConfigError, ValueError, OSError, KeyError, FloatingPointError, DownloadError)
     try:
         args.func(args)
-    except (
-        ConfigError,
-        ValueError,
-        OSError,
-        KeyError,
-        FloatingPointError,
-        DownloadError,
-    ) as err:
-        # user-facing errors: the traceback for the log, then one clear line as the last thing
-        # the step prints (Snakemake's show-failed-logs puts it at the end of the terminal)
+    except Exception as err:
+        # the traceback for the log, then one line as the last thing the step prints (the
+        # workflow repeats it after Snakemake's summary)
         traceback.print_exc(file=sys.stderr)
-        print(f"anode-cathode {args.command}: error: {err}", file=sys.stderr, flush=True)
-        return 1
-    except Exception as err:  # a bug or an unforeseen failure: still one line, last
-        traceback.print_exc(file=sys.stderr)
-        print(
-            f"anode-cathode {args.command}: error: unexpected {type(err).__name__}: {err} "
-            "(traceback in the step's log; please report it)",
-            file=sys.stderr,
-            flush=True,
-        )
+        if isinstance(err, expected):
+            message = str(err)
+        else:  # a bug or an unforeseen failure
+            message = f"unexpected {type(err).__name__}: {err} (please report it)"
+        print(f"anode-cathode {args.command}: error: {message}", file=sys.stderr, flush=True)
         return 1
     return 0
 

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from anode_cathode.data.features import compute_features, dijet_mass
+from anode_cathode.data.features import compute_features
 from anode_cathode.data.lhco import read_lhco
 
 __all__ = ["read_inputs"]
@@ -48,20 +48,19 @@ def _unit_fix(data: Mapping[str, Any]) -> str:
     return "the input file: the LHCO format stores momenta and masses in GeV"
 
 
-def _check_table(raw: pd.DataFrame, source: str, unit_fix: str) -> None:
-    """Fail at read time on an empty input or one whose energies are not in GeV."""
+def _check_not_empty(raw: pd.DataFrame, source: str) -> None:
     if len(raw) == 0:
         raise ValueError(f"{source}: the input holds 0 events; point the config at the data files")
-    mjj_gev = dijet_mass(
-        raw[["pxj1", "pyj1", "pzj1", "mj1"]].to_numpy(),
-        raw[["pxj2", "pyj2", "pzj2", "mj2"]].to_numpy(),
-    )
-    m_jet = np.concatenate([raw["mj1"].to_numpy(), raw["mj2"].to_numpy()])
-    for what, values, (lo, hi) in (
-        ("m_JJ", mjj_gev, MJJ_RANGE_GEV),
+
+
+def _check_units(features: pd.DataFrame, source: str, unit_fix: str) -> None:
+    """Fail at read time when the energies are not in GeV (feature masses are in TeV)."""
+    m_jet = np.concatenate([features["mj1"], features["mj1"] + features["delta_mj"]])
+    for what, tev, (lo, hi) in (
+        ("m_JJ", features["mjj"].to_numpy(), MJJ_RANGE_GEV),
         ("jet mass", m_jet, JET_MASS_RANGE_GEV),
     ):
-        med = float(np.nanmedian(values))
+        med = 1000.0 * float(np.nanmedian(tev))
         if not lo <= med <= hi:
             raise ValueError(
                 f"{source}: median {what} is {med:.4g} GeV, outside the range {lo:g}-{hi:g} GeV "
@@ -91,12 +90,13 @@ def read_inputs(
         raw_extra = read_lhco(extra_path, key=keys.get("extra_background")) if extra_path else None
         source, extra_source = str(events_path), str(extra_path)
     unit_fix = _unit_fix(data)
-    for table, name in ((raw, source), (raw_extra, extra_source)):
-        if table is not None:
-            _check_table(table, name, unit_fix)
+    _check_not_empty(raw, source)
     events = compute_features(raw, source=source)
+    _check_units(events, source, unit_fix)
     if raw_extra is not None:
+        _check_not_empty(raw_extra, extra_source)
         extra = compute_features(raw_extra, source=extra_source)
+        _check_units(extra, extra_source, unit_fix)
         if "label" in extra and (extra["label"] != 0).any():
             n = int((extra["label"] != 0).sum())
             log.warning(
