@@ -9,6 +9,7 @@ import fcntl
 import os
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -232,9 +233,24 @@ def test_failed_step_errors_read_the_last_error_line(tmp_path):
         f"Error in rule features:\n    log: {step} (check log file(s) for error details)\n"
         f"Error in rule train:\n    log: {silent} (check log file(s) for error details)\n"
     )
+    # on SLURM the job's own log comes second; a job cancelled before the step started
+    cancelled = tmp_path / "slurm_8.log"
+    cancelled.write_text("slurmstepd-vm: error: *** JOB 8 ON vm CANCELLED AT 2026-12-04 ***\n")
+    never = tmp_path / "flow.log"  # the step never started: its log does not exist
+    slurm_step = tmp_path / "slurm_9.log"
+    slurm_step.write_text("host: vm\n")
+    main.write_text(
+        main.read_text()
+        + f"Error in rule train_flow:\n    log: {never}, {cancelled} (check log file(s) for "
+        "error details)\n"
+        + f"Error in rule features:\n    log: {step}, {slurm_step} (check log file(s) for "
+        "error details)\n"
+    )
     assert failed_step_errors([str(main)]) == [
         "anode-cathode features: error: f.h5: missing columns",
         f"a step failed without an error line; see {silent}",
+        "slurmstepd-vm: error: *** JOB 8 ON vm CANCELLED AT 2026-12-04 *** (the step was ended "
+        f"by SLURM; see {cancelled})",
     ]
 
 
@@ -376,3 +392,101 @@ def test_checks_before_training_name_the_key_of_the_source(source, key):
     with pytest.raises(ValueError, match="no signal events"):
         _check_windows_have_events({"extra": sr, "signal_pool": none, "data": background}, cfg)
     _check_windows_have_events({"extra": sr, "signal_pool": sr, "data": sr}, cfg)
+
+
+# ------------------------------------------------------------------ progress and interrupts
+def _two_blobs(n: int = 400) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    X = np.r_[rng.normal(-1, 1, (n, 3)), rng.normal(1, 1, (n, 3))].astype(np.float32)
+    return X, np.r_[np.zeros(n), np.ones(n)]
+
+
+_EPOCH = r"epoch {i}/{n}  train loss [-\d.]+  val loss [-\d.]+  \(\d+\.\d\d s, ~\d+ s left\)"
+
+
+def test_flow_and_mlp_log_one_line_per_epoch(caplog):
+    import logging
+    import re
+
+    from anode_cathode.classifiers.mlp import MLPClassifier
+    from anode_cathode.density.flow import ConditionalFlow
+
+    X, y = _two_blobs()
+    m = np.random.default_rng(1).uniform(3.0, 4.0, X.shape[0])
+    with caplog.at_level(logging.INFO, logger="anode_cathode.core.training"):
+        MLPClassifier(hidden_layers=(8,), epochs=3, batch_size=128, random_state=0).fit(X, y)
+        ConditionalFlow(
+            n_blocks=1, hidden_features=8, epochs=2, batch_size=256, random_state=0
+        ).fit(X, m)
+    text = caplog.text
+    for i in (1, 2, 3):
+        assert re.search(_EPOCH.format(i=i, n=3), text), text
+    for i in (1, 2):
+        assert re.search(_EPOCH.format(i=i, n=2), text), text
+
+
+@pytest.mark.parametrize("backend", ["hgb", "xgboost"])
+def test_bdt_logs_one_line_per_member(caplog, backend):
+    import logging
+    import re
+
+    from anode_cathode.classifiers.bdt import BDTClassifier
+
+    X, y = _two_blobs()
+    with caplog.at_level(logging.INFO, logger="anode_cathode.classifiers.bdt"):
+        BDTClassifier(backend=backend, n_models=3, max_iter=15, random_state=0).fit(X, y)
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 3
+    for i, line in enumerate(lines, start=1):
+        timing = r"\(\d+\.\d\d s, ~\d+ s left\)"
+        pattern = rf"BDT member {i}/3  \d+ rounds  val loss 0\.\d{{4}}  {timing}"
+        assert re.fullmatch(pattern, line), line
+
+
+_SLOW_STEP = """
+import sys, time
+import anode_cathode.cli as cli
+from anode_cathode.core.files import atomic_path
+
+def slow(args):
+    with atomic_path(args.out) as tmp:
+        tmp.write_text("half written")
+        print("writing", flush=True)
+        time.sleep(60)
+
+build = cli.build_parser
+def parser():
+    p = build()
+    sub = next(a for a in p._actions if a.dest == "command")
+    s = sub.add_parser("slow")
+    s.add_argument("out")
+    s.set_defaults(func=slow)
+    return p
+
+cli.build_parser = parser
+sys.exit(cli.main(["slow", sys.argv[1]]))
+"""
+
+
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGINT", "SIGHUP"])
+def test_a_killed_step_removes_its_temporary_file(tmp_path, signame):
+    out = tmp_path / "table.h5"
+    out.write_text("the previous result")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SLOW_STEP, str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=subprocess_env(),
+    )
+    assert proc.stdout.readline().strip() == "writing"
+    assert len(list(tmp_path.glob(".table.h5.*.tmp"))) == 1
+    proc.send_signal(getattr(signal, signame))
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 128 + getattr(signal, signame)
+    assert err.strip().splitlines()[-1] == (
+        f"anode-cathode slow: error: stopped by {signame} (killed or cancelled); no partial "
+        "output kept, run the same command again to resume"
+    )
+    assert list(tmp_path.glob(".*.tmp")) == []
+    assert out.read_text() == "the previous result"

@@ -39,7 +39,7 @@ CONFIG = {
         "hidden_features": 16,
         "batch_size": 512,
         "learning_rate": 0.002,
-        "epochs": 8,
+        "epochs": 30,  # long enough to be cancelled mid-training
         "n_best_epochs": 2,
     },
     "diagnostics": {"max_events": 10_000},
@@ -84,12 +84,14 @@ def _squeue() -> list[tuple[str, str, str]]:
     return [tuple(line.split("|")) for line in out.stdout.splitlines() if line.count("|") == 2]
 
 
-def _kill_first(rule: str, timeout: float = 300) -> str:
-    """scancel the first job of `rule` once it runs; returns its job id."""
+def _kill_first(rule: str, started: Path, timeout: float = 300) -> str:
+    """scancel the first job of `rule` once it runs and ``started`` (its log) shows a training
+    epoch, so that the step itself receives SLURM's SIGTERM; returns the job id."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
+        training = started.exists() and "epoch 1/" in started.read_text(errors="replace")
         for job_id, comment, state in _squeue():
-            if comment.startswith(f"rule_{rule}") and state == "RUNNING":
+            if comment.startswith(f"rule_{rule}") and state == "RUNNING" and training:
                 subprocess.run(["scancel", job_id], check=True)
                 return job_id
         time.sleep(0.2)
@@ -122,7 +124,8 @@ def test_workflow_on_slurm_matches_local_and_resumes(slurm_cluster, tmp_path):
             env=subprocess_env(),
         )
         try:
-            killed = _kill_first("train_flow")
+            flow_log = slurm_dir / "results/slurm_ci/n300-s0/sr3300-3700/flow_sb/fold0/train.log"
+            killed = _kill_first("train_flow", flow_log)
             first.wait(timeout=900)
         finally:
             if first.poll() is None:
@@ -130,6 +133,9 @@ def test_workflow_on_slurm_matches_local_and_resumes(slurm_cluster, tmp_path):
     log1 = log_path.read_text()
     assert first.returncode != 0, log1[-3000:]
     assert "train_flow" in log1 and "Error" in log1, log1[-3000:]
+    # the step's own one-line error (here: the signal scancel sent) is the last line shown
+    last = log1.strip().splitlines()[-1]
+    assert last.startswith("anode-cathode train-flow: error: stopped by SIGTERM"), log1[-3000:]
     sbatch = [line for line in log1.splitlines() if "sbatch call" in line and "train_flow" in line]
     assert sbatch and "--gpus=1" in sbatch[0], "GPU rule not submitted with --gpus=1"
     print(f"killed SLURM job {killed}; sbatch for the GPU rule:\n{sbatch[0]}")

@@ -8,6 +8,9 @@ probabilities.
 
 from __future__ import annotations
 
+import logging
+import sys
+import time
 from typing import Any
 
 import numpy as np
@@ -16,6 +19,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
+from tqdm.auto import tqdm
 
 from anode_cathode.classifiers.base import ProbabilityMixin
 from anode_cathode.core.device import openmp_threads
@@ -30,6 +34,8 @@ __all__ = ["BACKENDS", "BDTClassifier"]
 
 #: Valid values of ``BDTClassifier(backend=...)``.
 BACKENDS = ("hgb", "xgboost")
+logger = logging.getLogger(__name__)
+
 #: Boosting rounds without improvement of the validation loss before stopping (sklearn default).
 _PATIENCE = 10
 
@@ -141,8 +147,19 @@ class BDTClassifier(ProbabilityMixin, ClassifierMixin, BaseEstimator):
             w = balanced_sample_weight(y01, w)
         seeds = check_random_state(self.random_state).randint(0, 2**31 - 1, size=int(self.n_models))
         fit_member = self._fit_hgb if self.backend == "hgb" else self._fit_xgboost
-        with openmp_threads(self.n_threads):
-            self.estimators_ = [fit_member(X, y01, w, int(seed)) for seed in seeds]
+        self.estimators_ = []
+        member_s: list[float] = []
+        bar = tqdm(total=len(seeds), desc="BDT", unit="member", disable=not sys.stderr.isatty())
+        try:
+            with openmp_threads(self.n_threads):
+                for seed in seeds:
+                    t0 = time.perf_counter()
+                    self.estimators_.append(fit_member(X, y01, w, int(seed)))
+                    member_s.append(time.perf_counter() - t0)
+                    logger.info("BDT %s", _member_line(self.estimators_[-1], len(seeds), member_s))
+                    bar.update()
+        finally:
+            bar.close()
         return self
 
     def _fit_hgb(self, X: np.ndarray, y: np.ndarray, w: np.ndarray, seed: int) -> Any:
@@ -202,3 +219,21 @@ class BDTClassifier(ProbabilityMixin, ClassifierMixin, BaseEstimator):
             for model in self.estimators_:
                 out += model.predict_proba(X)[:, 1]
         return out / len(self.estimators_)
+
+
+def _member_line(model: Any, n_members: int, member_s: list[float]) -> str:
+    """One progress line after a member: rounds, validation loss, time and time left."""
+    done = len(member_s)
+    if hasattr(model, "n_iter_"):  # hgb; validation_score_ holds minus the log-loss
+        rounds = int(model.n_iter_)
+        scores = getattr(model, "validation_score_", np.empty(0))
+        val = f"{-float(scores[-1]):.4f}" if len(scores) else "n/a"
+    else:  # xgboost: the validation set exists only with early stopping
+        rounds = int(model.get_booster().num_boosted_rounds())
+        history = model.evals_result().get("validation_0", {}).get("logloss", [])
+        val = f"{min(history):.4f}" if history else "n/a"
+    left = (n_members - done) * float(np.mean(member_s))
+    return (
+        f"member {done}/{n_members}  {rounds} rounds  val loss {val}  "
+        f"({member_s[-1]:.2f} s, ~{left:.0f} s left)"
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
@@ -38,9 +39,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class StepTerminated(BaseException):
+    """SIGTERM or SIGHUP arrived (a killed Snakemake, ``scancel``, a closed terminal).
+
+    A :class:`BaseException`, like :class:`KeyboardInterrupt`, so that no ``except Exception``
+    swallows it and every ``finally`` (temporary outputs are removed there) still runs.
+    """
+
+
+def _raise_terminated(signum: int, _frame: object) -> None:
+    raise StepTerminated(signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _raise_terminated)
     # before the step imports numpy and torch, so that their thread pools start limited
     set_threads(getattr(args, "threads", 1))
     logging.basicConfig(
@@ -53,6 +68,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     expected = (ConfigError, ValueError, OSError, KeyError, FloatingPointError, DownloadError)
     try:
         args.func(args)
+    except (KeyboardInterrupt, StepTerminated) as err:
+        signum = err.args[0] if isinstance(err, StepTerminated) else signal.SIGINT
+        name = signal.Signals(signum).name
+        print(
+            f"anode-cathode {args.command}: error: stopped by {name} (killed or cancelled); no "
+            "partial output kept, run the same command again to resume",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 128 + int(signum)
     except Exception as err:
         # the traceback for the log, then one line as the last thing the step prints (the
         # workflow repeats it after Snakemake's summary)

@@ -87,36 +87,47 @@ def claim_workdir(workdir: str | os.PathLike, roots: list[str | os.PathLike]) ->
 
 _FAILED_LOG = re.compile(r"^\s*log: (.+?) \(check log file\(s\) for error details\)\s*$")
 _ERROR_LINE = re.compile(r"^anode-cathode [\w-]+: error: ")
+#: What SLURM writes into a job's log when it ends the job (cancelled, time limit, memory).
+_SLURM_LINE = re.compile(r"(slurmstepd\S*: error: .*(\*\*\*|oom|Out Of Memory).*)", re.IGNORECASE)
+
+
+def _read_lines(path: str | os.PathLike) -> list[str]:
+    try:
+        return Path(path).read_text(errors="replace").splitlines()
+    except OSError:
+        return []
+
+
+def _job_error(logs: list[str]) -> str:
+    """One line for one failed job from its log files (the step's log, SLURM's job log)."""
+    texts = {log: _read_lines(log) for log in logs}
+    for lines in texts.values():
+        found = [s for s in lines if _ERROR_LINE.match(s)]
+        if found:
+            return found[-1]
+    for log, lines in texts.items():
+        found = [m.group(1).strip() for s in lines if (m := _SLURM_LINE.search(s))]
+        if found:
+            return f"{found[-1]} (the step was ended by SLURM; see {log})"
+    return f"a step failed without an error line; see {', '.join(logs)}"
 
 
 def failed_step_errors(snakemake_log: Any) -> list[str]:
     """The one-line errors of the steps that failed in a run, from Snakemake's log file(s).
 
-    Snakemake lists each failed job's ``log:`` file; the last line of such a log that starts
-    with ``anode-cathode <step>: error:`` is the step's own error (file, field, fix). Steps
-    that died without one (killed, out of memory) are reported with their log's path.
+    Snakemake lists each failed job's ``log:`` files (the step's log and, on SLURM, the job's
+    log); the last line of these that starts with ``anode-cathode <step>: error:`` is the
+    step's own error (file, field, fix). A job that SLURM ended before the step could say
+    anything (cancelled, time limit, out of memory) is reported with SLURM's line; other steps
+    that died silently (``kill -9``) with the paths of their logs.
     """
     logs = snakemake_log if isinstance(snakemake_log, (list, tuple)) else [snakemake_log]
-    lines: list[str] = []
-    for path in logs:
-        if path is None:
-            continue
-        try:
-            lines += Path(path).read_text(errors="replace").splitlines()
-        except OSError:
-            continue
+    lines = [line for path in logs if path is not None for line in _read_lines(path)]
     errors: list[str] = []
     for line in lines:
         match = _FAILED_LOG.match(line)
-        if not match:
-            continue
-        for log in match.group(1).split(", "):
-            try:
-                step_lines = Path(log).read_text(errors="replace").splitlines()
-            except OSError:
-                continue
-            found = [s for s in step_lines if _ERROR_LINE.match(s)]
-            text = found[-1] if found else f"a step failed without an error line; see {log}"
+        if match:
+            text = _job_error(match.group(1).split(", "))
             if text not in errors:
                 errors.append(text)
     return errors

@@ -14,6 +14,8 @@ import awkward as ak
 import numpy as np
 import pandas as pd
 
+from anode_cathode.core.files import atomic_path
+
 __all__ = ["write_example_ntuples"]
 
 
@@ -74,9 +76,8 @@ def write_example_ntuples(
     for i, part in enumerate(np.array_split(np.arange(len(events)), n_files)):
         df = events.iloc[part]
         path = out_dir / f"{prefix}_{i}.root"
-        tmp = path.with_suffix(".root.tmp")
         branches = {"FatJet": _jets(df, rng), "is_signal": df["label"].to_numpy().astype(np.int32)}
-        with uproot.recreate(tmp) as f:
+        with atomic_path(path) as tmp, uproot.recreate(tmp) as f:
             f.mktree(
                 "Events",
                 {"FatJet": branches["FatJet"].type, "is_signal": np.int32},
@@ -84,6 +85,5 @@ def write_example_ntuples(
                 field_name=lambda outer, inner: f"{outer}_{inner}",
             )
             f["Events"].extend(branches)
-        os.replace(tmp, path)
         paths.append(path)
     return paths
