@@ -79,6 +79,21 @@ def test_single_fold_gives_no_data_scores_for_data_trained_methods(toy_events, t
     assert "data" in out  # trained on simulation only: every data event can be scored
 
 
+@pytest.mark.parametrize(("method", "folds"), [("supervised", 1), ("cwola", 3)])
+def test_data_scores_only_when_asked(toy_events, toy_extra, method, folds):
+    tables = _tables(toy_events, toy_extra, folds=folds)
+    if folds == 1:
+        tables["data"]["fold"] = 0
+    kw = {"folds": folds, "seed": 0}
+    Spy.trained = []
+    asked, _ = fit_and_score(method, tables, SR, ["eid", "mj1"], Spy, **kw)
+    Spy.trained = []  # the spy's score counts the models trained
+    skipped, _ = fit_and_score(method, tables, SR, ["eid", "mj1"], Spy, score_data=False, **kw)
+    assert "data" in asked and "data" not in skipped
+    # the test scores do not depend on whether the data were scored
+    np.testing.assert_array_equal(asked["test"]["score"], skipped["test"]["score"])
+
+
 def test_training_sets(toy_events, toy_extra):
     tables = _tables(toy_events, toy_extra)
     keep = np.ones(len(tables["data"]), bool)

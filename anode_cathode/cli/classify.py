@@ -1,4 +1,4 @@
-"""Classifier training and scoring for one (window, method, classifier, seed)."""
+"""Classifier training and scoring for one (window, method, classifier) and its seeds."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         args.samples,
         args.out,
         args.threads,
+        score_data=args.score_data,
     )
 
 
@@ -30,9 +31,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", required=True, help="window tables from 'split'")
     p.add_argument("--method", required=True, choices=classifier_methods())
     p.add_argument("--classifier", required=True, choices=list(CLASSIFIERS))
-    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--seed", type=int, nargs="+", required=True, help="training seed(s)")
     p.add_argument(
         "--samples", nargs="+", default=None, help="CATHODE: flow samples from 'sample', per fold"
     )
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", nargs="+", required=True, help="scores file per seed")
+    p.add_argument(
+        "--score-data",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also score the data events (the bump hunt's input)",
+    )
     p.set_defaults(func=cmd_train)

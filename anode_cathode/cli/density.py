@@ -68,7 +68,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_threads(p)
     p.add_argument("--split", required=True)
     p.add_argument("--flows-sb", nargs="+", required=True, help="SB flows, one per fold")
-    p.add_argument("--flows-sr", nargs="+", required=True, help="SR flows, one per fold")
-    p.add_argument("--seed", type=int, required=True)
-    p.add_argument("--out", required=True)
+    p.add_argument(
+        "--flows-sr", nargs="+", required=True, help="SR flows, one per fold, seed after seed"
+    )
+    p.add_argument("--seed", type=int, nargs="+", required=True, help="training seed(s)")
+    p.add_argument("--out", nargs="+", required=True, help="scores file per seed")
     p.set_defaults(func=cmd_score_anode)

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = [
+    "flush_denormals",
     "inference_device",
     "openmp_threads",
     "resolve_device",
@@ -71,6 +72,19 @@ def set_threads(threads: int | None) -> int:
     except ImportError:  # threadpoolctl ships with scikit-learn; keep torch-only use working
         pass
     return n
+
+
+def flush_denormals() -> bool:
+    """Treat subnormal floats as zero in torch's CPU kernels (no effect on a GPU).
+
+    After a few epochs some weights, gradients or Adam moments of a flow become subnormal
+    (|x| < 1.2e-38 in float32), and every arithmetic operation on them takes a slow microcode
+    path: a 6 × 64 MAF epoch went from 4.3 s to 12 s on this project's CPUs, with losses equal to
+    5 digits when they are flushed. Returns whether the CPU supports it (x86 with SSE3).
+    """
+    import torch
+
+    return bool(torch.set_flush_denormal(True))
 
 
 @contextlib.contextmanager

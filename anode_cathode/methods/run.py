@@ -58,6 +58,7 @@ def fit_and_score(
     make_classifier: Callable[[int], Any],
     folds: int,
     seed: int,
+    score_data: bool = True,
 ) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     """Train ``method`` on one window and score held-out events.
 
@@ -76,6 +77,10 @@ def fit_and_score(
     seed
         The configured training seed; model f gets the independent stream
         ``derive_seed("classifier", window, method, f, seed)``.
+    score_data
+        Score the data events too (the bump hunt's input); ``False`` skips them (the
+        evaluation needs the test set only, and scoring the whole spectrum costs as much as
+        training a BDT).
 
     Returns
     -------
@@ -101,9 +106,9 @@ def fit_and_score(
         clf = make_classifier(derive_seed("classifier", window.name, method, f, seed))
         clf.fit(X, y, sample_weight=w)
         test_score += _score(clf, x_test) / n_models
-        if n_models > 1:
+        if score_data and n_models > 1:
             data_score[fold == f] = _score(clf, data.loc[fold == f, cols].to_numpy())
-        elif not uses_data:
+        elif score_data and not uses_data:
             data_score = _score(clf, data[cols].to_numpy())
         seconds = time.perf_counter() - t0
         info["models"].append(
@@ -128,7 +133,7 @@ def fit_and_score(
             {"score": test_score, "label": test["label"].to_numpy(), "mjj": test["mjj"].to_numpy()}
         )
     }
-    if not np.isnan(data_score).any():
+    if score_data and not np.isnan(data_score).any():
         out["data"] = pd.DataFrame(
             {
                 "score": data_score,

@@ -1,4 +1,4 @@
-"""Classifier step: train one method's classifier on one window and seed, score the events."""
+"""Classifier step: train one method's classifier on one window for its seeds, score the events."""
 
 from __future__ import annotations
 
@@ -18,20 +18,26 @@ def train(
     split_file: PathArg,
     method: str,
     classifier: str,
-    seed: int,
+    seeds: Sequence[int],
     samples: Sequence[PathArg] | None,
-    out: PathArg,
+    outs: Sequence[PathArg],
     threads: int,
+    score_data: bool = True,
 ) -> None:
-    """Train ``method`` with ``classifier`` (k-fold when it trains on data) and write the
-    test-set scores and, with k >= 2, the out-of-fold scores of every data event.
+    """Train ``method`` with ``classifier`` (k-fold when it trains on data) once per seed and
+    write each seed's test-set scores and, with ``score_data``, the scores of the data events
+    (out of fold when the method trains on data) to ``outs`` (one file per seed).
 
+    The window's tables are read once for all seeds: one process per (window, method,
+    classifier) instead of one per seed saves the start-up and the HDF5 reads.
     ``samples``: CATHODE's flow samples, one file per fold (from the SB flow that did not see
-    that fold).
+    that fold). ``score_data=False`` skips the data events when no bump hunt reads them.
     """
     from anode_cathode.classifiers import classifier_params, make_classifier
     from anode_cathode.methods import fit_and_score
 
+    if len(seeds) != len(outs):
+        raise ValueError(f"{len(seeds)} seeds but {len(outs)} output files: give one per seed")
     attrs = read_attrs(split_file)
     window = Window.from_dict(attrs["window"])
     tables = read_tables(split_file)
@@ -45,17 +51,25 @@ def train(
             classifier, params, random_state=random_state, n_threads=threads, device=cfg["device"]
         )
 
-    scores, info = fit_and_score(
-        method, tables, window, cfg["features"], factory, cfg["splits"]["folds"], seed
-    )
-    out_attrs = {
-        "method": method,
-        "classifier": classifier,
-        "seed": seed,
-        "window": window.to_dict(),
-        "window_name": window.name,
-        "features": cfg["features"],
-        "config_hash": config_hash(cfg, "features", "splits", classifier),
-        "info": info,
-    }
-    write_tables(out, scores, out_attrs)
+    for seed, out in zip(seeds, outs, strict=True):
+        scores, info = fit_and_score(
+            method,
+            tables,
+            window,
+            cfg["features"],
+            factory,
+            cfg["splits"]["folds"],
+            seed,
+            score_data=score_data,
+        )
+        out_attrs = {
+            "method": method,
+            "classifier": classifier,
+            "seed": seed,
+            "window": window.to_dict(),
+            "window_name": window.name,
+            "features": cfg["features"],
+            "config_hash": config_hash(cfg, "features", "splits", classifier),
+            "info": info,
+        }
+        write_tables(out, scores, out_attrs)

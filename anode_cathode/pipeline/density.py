@@ -189,27 +189,40 @@ def score_anode(
     split_file: PathArg,
     flows_sb: Sequence[PathArg],
     flows_sr: Sequence[PathArg],
-    seed: int,
-    out: PathArg,
+    seeds: Sequence[int],
+    outs: Sequence[PathArg],
 ) -> None:
-    """ANODE density-ratio scores of the test set and (out of fold) of the data."""
+    """ANODE density-ratio scores of the test set and (out of fold) of the data, per seed.
+
+    ``flows_sr`` holds the SR flows seed by seed (the k folds of ``seeds[0]``, then those of
+    ``seeds[1]``, …); ``outs`` one file per seed. One process scores all seeds: the tables and
+    the SB flows are loaded once.
+    """
     from anode_cathode.density import ConditionalFlow
     from anode_cathode.methods.anode import score_tables
 
+    k = len(flows_sb)
+    if len(seeds) != len(outs) or len(flows_sr) != k * len(seeds):
+        raise ValueError(
+            f"score-anode: {len(seeds)} seeds, {len(outs)} output files and {len(flows_sr)} SR "
+            f"flows for {k} SB flows: give one output per seed and {k} SR flows (one per fold) "
+            "per seed"
+        )
     window = _window(split_file)
     tables = read_tables(split_file)
     sb = [ConditionalFlow.load(p) for p in flows_sb]
-    sr = [ConditionalFlow.load(p) for p in flows_sr]
-    scores = score_tables(sb, sr, tables, flow_inputs(cfg), window)
-    write_tables(
-        out,
-        scores,
-        {
-            "method": "anode",
-            "classifier": DENSITY,
-            "seed": seed,
-            "window": window.to_dict(),
-            "window_name": window.name,
-            "config_hash": config_hash(cfg, "flow", "anode", "features"),
-        },
-    )
+    for i, (seed, out) in enumerate(zip(seeds, outs, strict=True)):
+        sr = [ConditionalFlow.load(p) for p in flows_sr[i * k : (i + 1) * k]]
+        scores = score_tables(sb, sr, tables, flow_inputs(cfg), window)
+        write_tables(
+            out,
+            scores,
+            {
+                "method": "anode",
+                "classifier": DENSITY,
+                "seed": seed,
+                "window": window.to_dict(),
+                "window_name": window.name,
+                "config_hash": config_hash(cfg, "flow", "anode", "features"),
+            },
+        )

@@ -10,6 +10,7 @@ import sys
 from anode_cathode.config import check_config
 from anode_cathode.core.files import OutputError, check_writable
 from anode_cathode.core.runlock import claim_workdir
+from snakemake.exceptions import WorkflowError
 from anode_cathode.core.registry import (
     CLASSIFIERS,
     DENSITY,
@@ -193,7 +194,17 @@ def bumphunt_combos():
     ]
 
 
+def score_data_arg():
+    """Data events are scored only for the bump hunt (the evaluation reads the test set)."""
+    return "--score-data" if config["bumphunt"]["enabled"] else "--no-score-data"
+
+
 def bumphunt_scores(inj, window, method, clf):
+    if not config["bumphunt"]["enabled"]:
+        raise WorkflowError(
+            "the bump hunt (targets bumphunt_*, null_check) needs the data events' scores, "
+            "which are computed only with bumphunt.enabled: true; set it in the config"
+        )
     return expand(
         f"{RES}/{inj}/{window}/{method}/{clf}/seed{{seed}}/scores.h5", seed=config["seeds"]
     )

@@ -21,6 +21,7 @@ rule train_flow:
     conda:
         CONDA_ENV
     threads: config["threads"]["flow"]
+    priority: 50  # the critical path: SB flow -> CATHODE samples -> CATHODE classifiers
     resources:
         mem_mb=8000,
         runtime=120,
@@ -84,6 +85,7 @@ rule sample_cathode:
     conda:
         CONDA_ENV
     threads: 1
+    priority: 50
     resources:
         mem_mb=6000,
         runtime=30,
@@ -125,20 +127,24 @@ rule score_anode:
     input:
         split=f"{RES}/{{inj}}/{{window}}/split.h5",
         flows_sb=lambda w: fold_files(w.inj, w.window, "flow_sb/fold{fold}/model.pt"),
+        # seed after seed, the folds of each seed in order (what score-anode expects)
         flows_sr=lambda w: expand(
-            f"{RES}/{w.inj}/{w.window}/flow_sr/seed{w.seed}/fold{{fold}}/model.pt",
+            f"{RES}/{w.inj}/{w.window}/flow_sr/seed{{seed}}/fold{{fold}}/model.pt",
+            seed=config["seeds"],
             fold=range(config["splits"]["folds"]),
         ),
     output:
-        f"{RES}/{{inj}}/{{window}}/anode/density/seed{{seed}}/scores.h5",
-    wildcard_constraints:
-        seed=r"\d+",
+        expand(
+            f"{RES}/{{{{inj}}}}/{{{{window}}}}/anode/density/seed{{seed}}/scores.h5",
+            seed=config["seeds"],
+        ),
     params:
         cfg=cfg_json("device", "features"),
+        seeds=" ".join(str(s) for s in config["seeds"]),
     log:
-        f"{RES}/{{inj}}/{{window}}/anode/density/seed{{seed}}/score.log",
+        f"{RES}/{{inj}}/{{window}}/anode/density/score.log",
     benchmark:
-        f"{RES}/{{inj}}/{{window}}/anode/density/seed{{seed}}/score.benchmark.tsv"
+        f"{RES}/{{inj}}/{{window}}/anode/density/score.benchmark.tsv"
     conda:
         CONDA_ENV
     threads: 1
@@ -149,4 +155,4 @@ rule score_anode:
     shell:
         "anode-cathode score-anode --config {params.cfg:q} --threads {threads} "
         "--split {input.split} --flows-sb {input.flows_sb} --flows-sr {input.flows_sr} "
-        "--seed {wildcards.seed} --out {output} > {log} 2>&1"
+        "--seed {params.seeds} --out {output} > {log} 2>&1"
