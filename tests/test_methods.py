@@ -172,6 +172,10 @@ def test_anode_scores_data_out_of_fold(toy_events, toy_extra):
     pairs = zip(flows_sr, flows_sb, strict=True)
     expected = np.mean([density_ratio(r, b, x, m) for r, b in pairs], axis=0)
     np.testing.assert_allclose(out["test"]["score"].to_numpy(), expected)
+    # without the bump hunt the data are not scored; the test scores stay the same
+    skipped = score_tables(flows_sb, flows_sr, tables, FEATURES, SR, score_data=False)
+    assert "data" not in skipped
+    np.testing.assert_array_equal(skipped["test"]["score"], out["test"]["score"])
 
 
 def test_anode_needs_one_sb_flow_per_sr_flow(toy_events, toy_extra):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from anode_cathode.cli.common import add_config, add_threads, get_config
+from anode_cathode.cli.common import add_config, add_score_data, add_threads, get_config
 from anode_cathode.core.registry import CLASSIFIERS, classifier_methods
 
 
@@ -36,10 +36,5 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--samples", nargs="+", default=None, help="CATHODE: flow samples from 'sample', per fold"
     )
     p.add_argument("--out", nargs="+", required=True, help="scores file per seed")
-    p.add_argument(
-        "--score-data",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="also score the data events (the bump hunt's input)",
-    )
+    add_score_data(p)
     p.set_defaults(func=cmd_train)

@@ -7,7 +7,7 @@ from typing import Any
 
 from anode_cathode.config import load_config
 
-__all__ = ["add_config", "add_threads", "get_config"]
+__all__ = ["add_config", "add_score_data", "add_threads", "get_config"]
 
 
 def add_config(parser: argparse.ArgumentParser) -> None:
@@ -20,6 +20,15 @@ def add_config(parser: argparse.ArgumentParser) -> None:
 
 def add_threads(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=1, help="CPU threads (the rule's threads)")
+
+
+def add_score_data(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--score-data",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also score the data events (the bump hunt's input)",
+    )
 
 
 def get_config(args: argparse.Namespace) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from anode_cathode.cli.common import add_config, add_threads, get_config
+from anode_cathode.cli.common import add_config, add_score_data, add_threads, get_config
 
 
 def cmd_train_flow(args: argparse.Namespace) -> None:
@@ -31,7 +31,13 @@ def cmd_score_anode(args: argparse.Namespace) -> None:
     from anode_cathode.pipeline import density
 
     density.score_anode(
-        get_config(args), args.split, args.flows_sb, args.flows_sr, args.seed, args.out
+        get_config(args),
+        args.split,
+        args.flows_sb,
+        args.flows_sr,
+        args.seed,
+        args.out,
+        score_data=args.score_data,
     )
 
 
@@ -73,4 +79,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--seed", type=int, nargs="+", required=True, help="training seed(s)")
     p.add_argument("--out", nargs="+", required=True, help="scores file per seed")
+    add_score_data(p)
     p.set_defaults(func=cmd_score_anode)

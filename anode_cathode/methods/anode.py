@@ -78,8 +78,10 @@ def score_tables(
     tables: dict[str, pd.DataFrame],
     features: Sequence[str],
     window: Window,
+    score_data: bool = True,
 ) -> dict[str, pd.DataFrame]:
-    """Test scores (mean over the fold pairs) and out-of-fold data scores when k >= 2.
+    """Test scores (mean over the fold pairs) and out-of-fold data scores when k >= 2 and
+    ``score_data`` (the bump hunt's input; the evaluation reads the test set only).
 
     ``flows_sb[f]`` and ``flows_sr[f]`` are the SB and SR flows of fold f (one pair when
     k = 1); data events of fold f are scored by pair f, which never trained on them.
@@ -104,7 +106,7 @@ def score_tables(
             {"score": test_score, "label": test["label"].to_numpy(), "mjj": m_test}
         )
     }
-    if len(pairs) > 1:
+    if score_data and len(pairs) > 1:
         fold = data["fold"].to_numpy()
         score = np.empty(len(data))
         for f, (sr, sb) in enumerate(pairs):

@@ -191,8 +191,10 @@ def score_anode(
     flows_sr: Sequence[PathArg],
     seeds: Sequence[int],
     outs: Sequence[PathArg],
+    score_data: bool = True,
 ) -> None:
-    """ANODE density-ratio scores of the test set and (out of fold) of the data, per seed.
+    """ANODE density-ratio scores of the test set and (out of fold, with ``score_data``) of the
+    data, per seed.
 
     ``flows_sr`` holds the SR flows seed by seed (the k folds of ``seeds[0]``, then those of
     ``seeds[1]``, …); ``outs`` one file per seed. One process scores all seeds: the tables and
@@ -213,7 +215,7 @@ def score_anode(
     sb = [ConditionalFlow.load(p) for p in flows_sb]
     for i, (seed, out) in enumerate(zip(seeds, outs, strict=True)):
         sr = [ConditionalFlow.load(p) for p in flows_sr[i * k : (i + 1) * k]]
-        scores = score_tables(sb, sr, tables, flow_inputs(cfg), window)
+        scores = score_tables(sb, sr, tables, flow_inputs(cfg), window, score_data=score_data)
         write_tables(
             out,
             scores,

@@ -16,7 +16,7 @@ rule train_classifier:
     params:
         cfg=lambda w: cfg_json("device", "features", "splits", w.clf),
         samples=samples_arg,
-        seeds=" ".join(str(s) for s in config["seeds"]),
+        seeds=seeds_arg(),
         score_data=score_data_arg(),
     log:
         f"{RES}/{{inj}}/{{window}}/{{method}}/{{clf}}/train.log",

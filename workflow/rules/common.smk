@@ -194,6 +194,11 @@ def bumphunt_combos():
     ]
 
 
+def seeds_arg():
+    """The training seeds as one command-line argument list (one job trains all seeds)."""
+    return " ".join(str(s) for s in config["seeds"])
+
+
 def score_data_arg():
     """Data events are scored only for the bump hunt (the evaluation reads the test set)."""
     return "--score-data" if config["bumphunt"]["enabled"] else "--no-score-data"

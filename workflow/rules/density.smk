@@ -140,7 +140,8 @@ rule score_anode:
         ),
     params:
         cfg=cfg_json("device", "features"),
-        seeds=" ".join(str(s) for s in config["seeds"]),
+        seeds=seeds_arg(),
+        score_data=score_data_arg(),
     log:
         f"{RES}/{{inj}}/{{window}}/anode/density/score.log",
     benchmark:
@@ -155,4 +156,4 @@ rule score_anode:
     shell:
         "anode-cathode score-anode --config {params.cfg:q} --threads {threads} "
         "--split {input.split} --flows-sb {input.flows_sb} --flows-sr {input.flows_sr} "
-        "--seed {params.seeds} --out {output} > {log} 2>&1"
+        "--seed {params.seeds} {params.score_data} --out {output} > {log} 2>&1"
