@@ -319,7 +319,7 @@ def test_kill_9_then_the_same_command_resumes(tmp_path):
         env=subprocess_env(),
         start_new_session=True,
     )
-    flow_log = tmp_path / "results/kill/n300-s0/sr3300-3700/flow_sb/fold0/train.log"
+    flow_log = tmp_path / "results/kill/n300-s0/sr3300-3700/flow_sb/train.log"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and "epoch 2/" not in (
         flow_log.read_text() if flow_log.exists() else ""
@@ -342,7 +342,7 @@ def test_kill_9_then_the_same_command_resumes(tmp_path):
     res = tmp_path / "results/kill"
     assert (res / "summary.md").exists()
     assert not list(res.rglob(".*.tmp"))
-    for path in (res / "summary.csv", flow_log.with_name("model.pt"), res / "sic.png"):
+    for path in (res / "summary.csv", flow_log.parent / "fold0/model.pt", res / "sic.png"):
         assert path.stat().st_mode & 0o044 == 0o044, path  # group and others can read
 
 

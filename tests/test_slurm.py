@@ -124,7 +124,7 @@ def test_workflow_on_slurm_matches_local_and_resumes(slurm_cluster, tmp_path):
             env=subprocess_env(),
         )
         try:
-            flow_log = slurm_dir / "results/slurm_ci/n300-s0/sr3300-3700/flow_sb/fold0/train.log"
+            flow_log = slurm_dir / "results/slurm_ci/n300-s0/sr3300-3700/flow_sb/train.log"
             killed = _kill_first("train_flow", flow_log)
             first.wait(timeout=900)
         finally:

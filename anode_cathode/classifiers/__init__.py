@@ -6,14 +6,17 @@ Both follow the scikit-learn estimator API (``fit`` / ``predict_proba`` / ``deci
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sklearn.base import BaseEstimator
-
-from anode_cathode.classifiers.bdt import BACKENDS, BDTClassifier
-from anode_cathode.classifiers.mlp import MLPClassifier
 from anode_cathode.core import registry
+
+if TYPE_CHECKING:
+    from sklearn.base import BaseEstimator
+
+    from anode_cathode.classifiers.bdt import BACKENDS, BDTClassifier
+    from anode_cathode.classifiers.mlp import MLPClassifier
 
 __all__ = [
     "BACKENDS",
@@ -24,10 +27,25 @@ __all__ = [
     "make_classifier",
 ]
 
-#: Estimator class of every classifier kind of the registry.
-CLASSIFIERS: dict[str, type[BaseEstimator]] = {
-    kind: {"mlp": MLPClassifier, "bdt": BDTClassifier}[kind] for kind in registry.CLASSIFIERS
-}
+#: Module and class of every classifier kind of the registry. Imported on first use, so that a
+#: boosted-tree job does not pay for importing torch (about 0.8 s per job).
+_CLASSES = {"mlp": ("mlp", "MLPClassifier"), "bdt": ("bdt", "BDTClassifier")}
+_LAZY = {"MLPClassifier": "mlp", "BDTClassifier": "bdt", "BACKENDS": "bdt"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    if name == "CLASSIFIERS":  # estimator class of every classifier kind of the registry
+        return {kind: _classifier_class(kind) for kind in registry.CLASSIFIERS}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _classifier_class(kind: str) -> type[BaseEstimator]:
+    module, cls = _CLASSES[kind]
+    return getattr(importlib.import_module(f"{__name__}.{module}"), cls)
+
+
 #: Parameters set by the workflow rule, not by the method's configuration.
 _RULE_PARAMS = ("random_state", "n_threads", "device")
 
@@ -74,9 +92,11 @@ def make_classifier(
     >>> make_classifier("bdt", {"n_models": 2}, random_state=1, n_threads=1).n_models
     2
     """
-    if kind not in CLASSIFIERS:
-        raise ValueError(f"unknown classifier kind {kind!r}; valid choices: {sorted(CLASSIFIERS)}")
-    cls = CLASSIFIERS[kind]
+    if kind not in registry.CLASSIFIERS:
+        raise ValueError(
+            f"unknown classifier kind {kind!r}; valid choices: {sorted(registry.CLASSIFIERS)}"
+        )
+    cls = _classifier_class(kind)
     valid = set(cls().get_params()) - set(_RULE_PARAMS)
     unknown = sorted(set(params) - valid)
     if unknown:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from anode_cathode import __version__
 from anode_cathode.cli import bumphunt, classify, data, density, evaluate
 from anode_cathode.config import ConfigError
-from anode_cathode.core.device import flush_denormals, set_threads
+from anode_cathode.core.device import set_threads
 
 __all__ = ["main"]
 
@@ -58,7 +58,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signum, _raise_terminated)
     # before the step imports numpy and torch, so that their thread pools start limited
     set_threads(getattr(args, "threads", 1))
-    flush_denormals()
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -8,10 +8,10 @@ from anode_cathode.cli.common import add_config, get_config
 
 
 def cmd_bumphunt_window(args: argparse.Namespace) -> None:
-    """``bumphunt-window``: cuts, fits and local Z of one window, method and classifier."""
+    """``bumphunt-window``: cuts, fits and local Z of one window, per method and classifier."""
     from anode_cathode.pipeline import bumphunt
 
-    bumphunt.bumphunt_window(get_config(args), args.scores, args.out, args.plot)
+    bumphunt.bumphunt_windows(get_config(args), args.scores, args.out, args.plot)
 
 
 def cmd_bumphunt_scan(args: argparse.Namespace) -> None:
@@ -25,9 +25,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``bumphunt-window`` and ``bumphunt-scan`` subcommands."""
     p = sub.add_parser("bumphunt-window", help="score cuts, dijet fits and local Z in one window")
     add_config(p)
-    p.add_argument("--scores", nargs="+", required=True, help="score files (one per seed)")
-    p.add_argument("--out", required=True, help="results (JSON)")
-    p.add_argument("--plot", required=True, help="spectra with fits (PNG)")
+    # repeated groups: --scores <seed files> --out <json> --plot <png>, one per method
+    p.add_argument(
+        "--scores",
+        nargs="+",
+        action="append",
+        required=True,
+        help="score files of one method and classifier (one per seed); repeat per method",
+    )
+    p.add_argument("--out", action="append", required=True, help="results (JSON), per group")
+    p.add_argument("--plot", action="append", required=True, help="spectra (PNG), per group")
     p.set_defaults(func=cmd_bumphunt_window)
 
     p = sub.add_parser("bumphunt-scan", help="local Z vs window, global p-values, null check")

@@ -10,8 +10,15 @@ from anode_cathode.cli.common import add_config, add_score_data, add_threads, ge
 def cmd_train_flow(args: argparse.Namespace) -> None:
     from anode_cathode.pipeline import density
 
-    density.train_flow(
-        get_config(args), args.split, args.region, args.fold, args.seed, args.out, args.threads
+    density.train_flows(
+        get_config(args),
+        args.split,
+        args.region,
+        args.fold,
+        args.seed,
+        args.out,
+        args.threads,
+        samples=args.samples,
     )
 
 
@@ -42,23 +49,37 @@ def cmd_score_anode(args: argparse.Namespace) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train-flow", help="conditional flow p(x|mjj) on SB (or SR) data")
+    p = sub.add_parser("train-flow", help="conditional flows p(x|mjj) on SB (or SR) data")
     add_config(p)
     add_threads(p)
     p.add_argument("--split", required=True)
     p.add_argument("--region", choices=["sb", "sr"], default="sb")
-    p.add_argument("--seed", type=int, default=0, help="SR flows: training seed")
-    p.add_argument("--fold", type=int, default=0, help="held-out fold (k >= 2)")
-    p.add_argument("--out", required=True, help="model file (.pt); losses go next to it")
+    p.add_argument("--seed", type=int, nargs="+", default=[0], help="SR flows: training seeds")
+    p.add_argument("--fold", type=int, nargs="+", default=[0], help="held-out folds (k >= 2)")
+    p.add_argument(
+        "--out",
+        nargs="+",
+        required=True,
+        help="model files (.pt), one per fold (SR: per seed and fold, seed after seed); "
+        "losses go next to them",
+    )
+    p.add_argument(
+        "--samples",
+        nargs="+",
+        default=None,
+        help="SB flows: also draw the CATHODE samples, one file per fold",
+    )
     p.set_defaults(func=cmd_train_flow)
 
     p = sub.add_parser("sample", help="CATHODE background samples in the SR")
     add_config(p)
     add_threads(p)
     p.add_argument("--split", required=True)
-    p.add_argument("--flow", required=True, help="SB flow of --fold")
-    p.add_argument("--fold", type=int, default=0, help="fold the flow did not see (k >= 2)")
-    p.add_argument("--out", required=True)
+    p.add_argument("--flow", nargs="+", required=True, help="SB flow of each --fold")
+    p.add_argument(
+        "--fold", type=int, nargs="+", default=[0], help="folds the flows did not see (k >= 2)"
+    )
+    p.add_argument("--out", nargs="+", required=True, help="samples file per fold")
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("flow-diagnostics", help="SB closure: histograms and classifier AUC")

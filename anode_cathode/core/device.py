@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,7 @@ def resolve_device(device: str = "auto") -> torch.device:
     """
     import torch
 
+    _configure_torch()
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():
@@ -42,6 +44,7 @@ def inference_device(fitted_on: torch.device) -> torch.device:
     (fitted on a GPU node, loaded on a CPU-only machine)."""
     import torch
 
+    _configure_torch()
     if fitted_on.type == "cuda" and not torch.cuda.is_available():
         return torch.device("cpu")
     return fitted_on
@@ -50,6 +53,10 @@ def inference_device(fitted_on: torch.device) -> torch.device:
 #: Read by OpenMP, OpenBLAS and MKL when they start (at the import of numpy, torch, sklearn).
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
+#: Threads chosen by :func:`set_threads`, applied to torch when a model first needs it.
+_threads: int | None = None
+_torch_configured = False
+
 
 def set_threads(threads: int | None) -> int:
     """Limit torch, OpenMP and BLAS to ``threads`` (the rule's ``threads:``) in this process.
@@ -57,14 +64,19 @@ def set_threads(threads: int | None) -> int:
     On shared cores more threads than cores is 10-80x slower, so every step calls this. Pools
     that start later read the environment variables set here, so the command line calls it
     before numpy or torch are imported; pools already running (torch's, and any OpenMP/BLAS
-    library already loaded) are limited directly. Returns the number of threads set.
+    library already loaded) are limited directly. torch itself is not imported here (about 1 s
+    that steps without a torch model, such as the fits, would pay for nothing): a torch
+    imported later gets the threads from :func:`resolve_device`, which every model calls
+    before its first tensor. Returns the number of threads set.
     """
+    global _threads, _torch_configured
     n = max(1, int(threads or os.cpu_count() or 1))
+    _threads = n
     for name in _THREAD_VARIABLES:
         os.environ[name] = str(n)
-    import torch
-
-    torch.set_num_threads(n)
+    if "torch" in sys.modules:
+        _torch_configured = False
+        _configure_torch()
     try:
         from threadpoolctl import threadpool_limits
 
@@ -72,6 +84,19 @@ def set_threads(threads: int | None) -> int:
     except ImportError:  # threadpoolctl ships with scikit-learn; keep torch-only use working
         pass
     return n
+
+
+def _configure_torch() -> None:
+    """Once per process: torch's threads from :func:`set_threads`, subnormals flushed."""
+    global _torch_configured
+    if _torch_configured:
+        return
+    import torch
+
+    if _threads is not None:
+        torch.set_num_threads(_threads)
+    flush_denormals()
+    _torch_configured = True
 
 
 def flush_denormals() -> bool:

@@ -51,7 +51,7 @@ def training_set(
     tables: Mapping[str, pd.DataFrame], window: Window, features: Sequence[str], keep: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     if "samples" not in tables:
-        raise ValueError("CATHODE needs the flow samples (sample_cathode step)")
+        raise ValueError("CATHODE needs the flow samples (train-flow --samples, or sample)")
     data = tables["data"]
     sr = keep & window.in_sr(data["mjj"].to_numpy())
     cols = list(features)

@@ -24,7 +24,7 @@ from anode_cathode.bumphunt.window import CutResult, window_bumphunt_per_cut
 from anode_cathode.core.files import PathArg, write_json, write_text
 from anode_cathode.data.io import write_csv
 
-__all__ = ["bumphunt_scan", "bumphunt_window"]
+__all__ = ["bumphunt_scan", "bumphunt_window", "bumphunt_windows"]
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,26 @@ def bumphunt_window(
     if not results:
         raise ValueError(f"{window.name}: every bump-hunt fit failed: {errors}")
     plot_spectrum(results, plot, title=f"{method} ({clf}), {window.name}")
+
+
+def bumphunt_windows(
+    cfg: Mapping[str, Any],
+    scores: Sequence[Sequence[PathArg]],
+    outs: Sequence[PathArg],
+    plots: Sequence[PathArg],
+) -> None:
+    """:func:`bumphunt_window` for several methods and classifiers of one window in one process.
+
+    ``scores[i]`` (the seed files of one method and classifier) gives ``outs[i]`` and
+    ``plots[i]``.
+    """
+    if not len(scores) == len(outs) == len(plots):
+        raise ValueError(
+            f"bumphunt-window: {len(scores)} --scores groups, {len(outs)} --out and "
+            f"{len(plots)} --plot: give one --out and one --plot after each --scores group"
+        )
+    for group, out, plot in zip(scores, outs, plots, strict=True):
+        bumphunt_window(cfg, group, out, plot)
 
 
 def _load(paths: Sequence[PathArg]) -> dict[tuple[str, str], list[dict[str, Any]]]:

@@ -22,7 +22,7 @@ from anode_cathode.core.seeds import derive_seed
 from anode_cathode.data.io import read_attrs, read_tables, write_csv, write_tables
 from anode_cathode.data.regions import Window
 
-__all__ = ["flow_diagnostics", "flow_inputs", "sample", "score_anode", "train_flow"]
+__all__ = ["flow_diagnostics", "flow_inputs", "sample", "score_anode", "train_flows"]
 
 log = logging.getLogger(__name__)
 
@@ -36,79 +36,111 @@ def _window(split_file: PathArg) -> Window:
     return Window.from_dict(read_attrs(split_file)["window"])
 
 
-def train_flow(
+def _flow_jobs(
+    region: str, folds: Sequence[int], seeds: Sequence[int], outs: Sequence[PathArg]
+) -> list[tuple[int, int, PathArg]]:
+    """(fold, seed, output) of every flow one job trains: the SB flows one per fold, the SR
+    flows one per seed and fold, seed after seed (the order of ``outs``)."""
+    pairs = [(f, 0) for f in folds] if region == "sb" else [(f, s) for s in seeds for f in folds]
+    if len(outs) != len(pairs):
+        what = "fold" if region == "sb" else "(seed, fold)"
+        raise ValueError(
+            f"train-flow: {len(outs)} output files for {len(pairs)} {region.upper()} flows: "
+            f"give one --out per {what}"
+        )
+    return [(f, s, out) for (f, s), out in zip(pairs, outs, strict=True)]
+
+
+def train_flows(
     cfg: Mapping[str, Any],
     split_file: PathArg,
     region: str,
-    fold: int,
-    seed: int,
-    out: PathArg,
+    folds: Sequence[int],
+    seeds: Sequence[int],
+    outs: Sequence[PathArg],
     threads: int,
+    samples: Sequence[PathArg] | None = None,
 ) -> None:
-    """Train the ``region`` ("sb" or "sr") flow of ``fold`` and save it with its losses.
+    """Train the ``region`` ("sb" or "sr") flows of ``folds`` and save each with its losses.
 
-    The sideband flow's seed is ``flow.seed``; a signal-region flow (ANODE) has one per
-    training ``seed``.
+    One process trains all flows of a window (the split is read once, the start-up paid once).
+    The sideband flows' seed is ``flow.seed``; signal-region flows (ANODE) have one per
+    training seed, and ``outs`` lists them seed after seed, the folds of each in order. With
+    ``samples`` (SB flows only, one file per fold) each flow also draws its CATHODE samples
+    right after training, as :func:`sample` would from the saved model.
     """
     from anode_cathode.density import flow_from_settings
     from anode_cathode.methods.anode import flow_training_data
 
+    jobs = _flow_jobs(region, folds, seeds, outs)
+    if samples is not None and (region != "sb" or len(samples) != len(jobs)):
+        raise ValueError(
+            f"train-flow: --samples needs --region sb and one file per fold; got {len(samples)} "
+            f"for {len(jobs)} {region.upper()} flows"
+        )
     window = _window(split_file)
     data = read_tables(split_file)["data"]
     cols = flow_inputs(cfg)
-    X, m = flow_training_data(data, window, cols, region, fold, cfg["splits"]["folds"])
-    if region == "sb":
-        settings = cfg["flow"]
-        random_state = derive_seed("sb_flow", window.name, fold, settings["seed"])
-    else:
-        settings = sr_flow_config(cfg)
-        random_state = derive_seed("sr_flow", window.name, fold, seed)
-    if len(X) < 100:
-        raise ValueError(f"{window.name}: only {len(X)} {region.upper()} events to train a flow")
-    log.info(
-        "%s: training the %s flow of fold %d on %d events (%s)",
-        window.name,
-        region.upper(),
-        fold,
-        len(X),
-        ", ".join(cols),
-    )
-    flow = flow_from_settings(
-        settings, random_state=random_state, n_threads=threads, device=cfg["device"]
-    )
-    flow.fit(X, m)
-    flow.save(out)  # atomic: a killed job leaves no partial model.pt
-    losses = pd.DataFrame(
-        {
-            "epoch": range(1, len(flow.train_losses_) + 1),
-            "train_loss": flow.train_losses_,
-            "val_loss": flow.val_losses_,
-            "seconds": flow.epoch_times_,
-        }
-    )
-    write_csv(losses, Path(out).with_suffix(".losses.csv"), float_format=None)
-    log.info(
-        "best epochs %s, %.1f s per epoch on %s",
-        [int(e) + 1 for e in flow.best_epochs_],
-        losses.seconds.mean(),
-        flow.device_,
-    )
+    for i, (fold, seed, out) in enumerate(jobs):
+        X, m = flow_training_data(data, window, cols, region, fold, cfg["splits"]["folds"])
+        if region == "sb":
+            settings = cfg["flow"]
+            random_state = derive_seed("sb_flow", window.name, fold, settings["seed"])
+        else:
+            settings = sr_flow_config(cfg)
+            random_state = derive_seed("sr_flow", window.name, fold, seed)
+        if len(X) < 100:
+            raise ValueError(
+                f"{window.name}: only {len(X)} {region.upper()} events to train a flow"
+            )
+        log.info(
+            "%s: training the %s flow of fold %d%s on %d events (%s)",
+            window.name,
+            region.upper(),
+            fold,
+            "" if region == "sb" else f", seed {seed}",
+            len(X),
+            ", ".join(cols),
+        )
+        flow = flow_from_settings(
+            settings, random_state=random_state, n_threads=threads, device=cfg["device"]
+        )
+        flow.fit(X, m)
+        flow.save(out)  # atomic: a killed job leaves no partial model.pt
+        losses = pd.DataFrame(
+            {
+                "epoch": range(1, len(flow.train_losses_) + 1),
+                "train_loss": flow.train_losses_,
+                "val_loss": flow.val_losses_,
+                "seconds": flow.epoch_times_,
+            }
+        )
+        write_csv(losses, Path(out).with_suffix(".losses.csv"), float_format=None)
+        log.info(
+            "best epochs %s, %.1f s per epoch on %s",
+            [int(e) + 1 for e in flow.best_epochs_],
+            losses.seconds.mean(),
+            flow.device_,
+        )
+        if samples is not None:
+            _write_samples(cfg, flow, data, window, fold, samples[i])
 
 
-def sample(
-    cfg: Mapping[str, Any], split_file: PathArg, flow_file: PathArg, fold: int, out: PathArg
+def _write_samples(
+    cfg: Mapping[str, Any],
+    flow: Any,
+    data: pd.DataFrame,
+    window: Window,
+    fold: int,
+    out: PathArg,
 ) -> None:
-    """CATHODE background samples in the SR from the sideband flow of ``fold``."""
-    from anode_cathode.density import ConditionalFlow
+    """Draw the CATHODE samples of ``fold`` from its SB flow and write them to ``out``."""
     from anode_cathode.methods.cathode import draw_samples
 
-    window = _window(split_file)
-    data = read_tables(split_file)["data"]
-    flow = ConditionalFlow.load(flow_file)
     if cfg["splits"]["folds"] > 1:  # the masses and the number of the classifier's SR events
         data = data[data["fold"].to_numpy() != fold]
     c = cfg["cathode"]
-    samples = draw_samples(
+    drawn = draw_samples(
         flow,
         data,
         window,
@@ -119,13 +151,35 @@ def sample(
     )
     write_tables(
         out,
-        {"samples": samples},
+        {"samples": drawn},
         {
             "window": window.to_dict(),
             "fold": fold,
             "config_hash": config_hash(cfg, "flow", "cathode", "splits"),
         },
     )
+
+
+def sample(
+    cfg: Mapping[str, Any],
+    split_file: PathArg,
+    flow_files: Sequence[PathArg],
+    folds: Sequence[int],
+    outs: Sequence[PathArg],
+) -> None:
+    """CATHODE background samples in the SR, one file per fold from that fold's saved SB flow
+    (the workflow draws them in :func:`train_flows`; this redraws them from the models)."""
+    from anode_cathode.density import ConditionalFlow
+
+    if not len(flow_files) == len(folds) == len(outs):
+        raise ValueError(
+            f"sample: {len(flow_files)} flows, {len(folds)} folds and {len(outs)} output files: "
+            "give one flow, fold and output per fold"
+        )
+    window = _window(split_file)
+    data = read_tables(split_file)["data"]
+    for flow_file, fold, out in zip(flow_files, folds, outs, strict=True):
+        _write_samples(cfg, ConditionalFlow.load(flow_file), data, window, fold, out)
 
 
 def flow_diagnostics(

@@ -1,28 +1,27 @@
 # Bump hunt: cut on out-of-fold anomaly scores, fit the mjj spectrum outside each window's SR,
-# local significance per window and cut, then the scan: local Z vs window, global p-values.
+# local significance per window and cut (one job per window, all methods), then the scan: local
+# Z vs window, global p-values.
 
 
 rule bumphunt_window:
     input:
-        lambda w: bumphunt_scores(w.inj, w.window, w.method, w.clf),
+        lambda w: [f for combo in bumphunt_combos() for f in bumphunt_scores(w.inj, w.window, combo)],
     output:
-        json=f"{RES}/{{inj}}/{{window}}/bumphunt/{{method}}_{{clf}}.json",
+        json=window_combo_files("bumphunt/{combo}.json"),
         plot=report(
-            f"{RES}/{{inj}}/{{window}}/bumphunt/{{method}}_{{clf}}.png",
+            window_combo_files("bumphunt/{combo}.png"),
             caption="../report/bumphunt_spectrum.rst",
             category="Bump hunt",
             subcategory="{inj} spectra",
-            labels={"window": "{window}", "method": "{method} ({clf})"},
+            labels={"window": "{window}"},
         ),
-    wildcard_constraints:
-        method=wildcard_pattern(METHODS),
-        clf=wildcard_pattern([*CLASSIFIERS, DENSITY]),
     params:
         cfg=cfg_json("bumphunt"),
+        groups=bumphunt_window_args,
     log:
-        f"{RES}/{{inj}}/{{window}}/bumphunt/{{method}}_{{clf}}.log",
+        f"{RES}/{{inj}}/{{window}}/bumphunt/window.log",
     benchmark:
-        f"{RES}/{{inj}}/{{window}}/bumphunt/{{method}}_{{clf}}.benchmark.tsv"
+        f"{RES}/{{inj}}/{{window}}/bumphunt/window.benchmark.tsv"
     conda:
         CONDA_ENV
     threads: 1
@@ -30,8 +29,7 @@ rule bumphunt_window:
         mem_mb=4000,
         runtime=15,
     shell:
-        "anode-cathode bumphunt-window --config {params.cfg:q} --scores {input} "
-        "--out {output.json} --plot {output.plot} > {log} 2>&1"
+        "anode-cathode bumphunt-window --config {params.cfg:q} {params.groups} > {log} 2>&1"
 
 
 rule bumphunt_scan:

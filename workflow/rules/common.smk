@@ -114,6 +114,19 @@ def fold_files(inj, window, pattern):
     return expand(f"{RES}/{inj}/{window}/{pattern}", fold=range(config["splits"]["folds"]))
 
 
+def window_fold_files(pattern):
+    """Output pattern of a per-window job: one file per fold, {inj} and {window} left as
+    wildcards (and any other wildcard written with double braces in ``pattern``)."""
+    return expand(
+        f"{RES}/{{{{inj}}}}/{{{{window}}}}/{pattern}", fold=range(config["splits"]["folds"])
+    )
+
+
+def folds_arg():
+    """All fold numbers as one command-line argument list (one job per window)."""
+    return " ".join(str(f) for f in range(config["splits"]["folds"]))
+
+
 def classifier_inputs(wildcards):
     inputs = {"split": f"{RES}/{wildcards.inj}/{wildcards.window}/split.h5"}
     if wildcards.method == "cathode":
@@ -125,14 +138,26 @@ def classifier_inputs(wildcards):
 
 def samples_arg(wildcards, input):
     """``--samples`` with the CATHODE sample files (one per fold), or nothing."""
-    if "samples" not in input.keys():
-        return ""
-    files = [input.samples] if isinstance(input.samples, str) else list(input.samples)
-    return "--samples " + " ".join(shlex.quote(f) for f in files)
+    return files_arg("--samples", input.samples) if "samples" in input.keys() else ""
 
 
 def uses_flows():
     return any(METHODS[m].needs_flows for m in config["methods"])
+
+
+def uses_cathode():
+    return "cathode" in config["methods"]
+
+
+def cathode_section():
+    """The config section of CATHODE's sampling, when CATHODE runs (a train_flow param)."""
+    return ["cathode"] if uses_cathode() else []
+
+
+def files_arg(option, files):
+    """``option`` followed by the quoted ``files``, or nothing when there are none."""
+    files = [files] if isinstance(files, str) else list(files)
+    return f"{option} " + " ".join(shlex.quote(f) for f in files) if files else ""
 
 
 def closure_files(inj):
@@ -204,15 +229,31 @@ def score_data_arg():
     return "--score-data" if config["bumphunt"]["enabled"] else "--no-score-data"
 
 
-def bumphunt_scores(inj, window, method, clf):
+def bumphunt_scores(inj, window, combo):
+    """Score files (one per seed) of one method_classifier ``combo`` in a window."""
     if not config["bumphunt"]["enabled"]:
         raise WorkflowError(
             "the bump hunt (targets bumphunt_*, null_check) needs the data events' scores, "
             "which are computed only with bumphunt.enabled: true; set it in the config"
         )
+    method, clf = combo.rsplit("_", 1)
     return expand(
         f"{RES}/{inj}/{window}/{method}/{clf}/seed{{seed}}/scores.h5", seed=config["seeds"]
     )
+
+
+def window_combo_files(pattern):
+    """Output pattern of the per-window bump hunt: one file per method_classifier."""
+    return expand(f"{RES}/{{{{inj}}}}/{{{{window}}}}/{pattern}", combo=bumphunt_combos())
+
+
+def bumphunt_window_args(wildcards, output):
+    """--scores <seed files> --out <json> --plot <png>, one group per method and classifier."""
+    groups = []
+    for combo, out, plot in zip(bumphunt_combos(), output.json, output.plot):
+        scores = " ".join(shlex.quote(f) for f in bumphunt_scores(wildcards.inj, wildcards.window, combo))
+        groups.append(f"--scores {scores} --out {shlex.quote(out)} --plot {shlex.quote(plot)}")
+    return " ".join(groups)
 
 
 def bumphunt_window_files(inj):

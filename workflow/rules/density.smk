@@ -1,34 +1,39 @@
-# Conditional flows p(x | mjj): sideband flows (CATHODE, ANODE), signal-region flows (ANODE),
-# CATHODE samples and the flow closure diagnostics. Flow training and sampling are GPU rules.
+# Conditional flows p(x | mjj): sideband flows (CATHODE, ANODE) with CATHODE's samples,
+# signal-region flows (ANODE) and the flow closure diagnostics. Flow training is a GPU rule.
 # With splits.folds = k >= 2 there is one SB flow per fold, trained on the other folds, so that
 # no data event is scored with a flow that saw it; k = 1 gives one flow (fold0) on all SB data.
+# One job per window for all folds (and per seed for the SR flows): the split is read once and
+# the process start-up (about 2 s of imports) is paid once, not per fold.
 
 
 rule train_flow:
     input:
         f"{RES}/{{inj}}/{{window}}/split.h5",
     output:
-        model=f"{RES}/{{inj}}/{{window}}/flow_sb/fold{{fold}}/model.pt",
-        losses=f"{RES}/{{inj}}/{{window}}/flow_sb/fold{{fold}}/model.losses.csv",
-    wildcard_constraints:
-        fold=r"\d+",
+        model=window_fold_files("flow_sb/fold{fold}/model.pt"),
+        losses=window_fold_files("flow_sb/fold{fold}/model.losses.csv"),
+        # CATHODE's samples, drawn by each fold's flow right after training (no second job
+        # that starts up and reloads the models)
+        samples=window_fold_files("cathode/fold{fold}/samples.h5") if uses_cathode() else [],
     params:
-        cfg=cfg_json("device", "features", "flow", "splits"),
+        cfg=cfg_json("device", "features", "flow", "splits", *cathode_section()),
+        folds=folds_arg(),
+        samples=lambda w, output: files_arg("--samples", output.samples),
     log:
-        f"{RES}/{{inj}}/{{window}}/flow_sb/fold{{fold}}/train.log",
+        f"{RES}/{{inj}}/{{window}}/flow_sb/train.log",
     benchmark:
-        f"{RES}/{{inj}}/{{window}}/flow_sb/fold{{fold}}/train.benchmark.tsv"
+        f"{RES}/{{inj}}/{{window}}/flow_sb/train.benchmark.tsv"
     conda:
         CONDA_ENV
     threads: config["threads"]["flow"]
-    priority: 50  # the critical path: SB flow -> CATHODE samples -> CATHODE classifiers
+    priority: 50  # the critical path: SB flow and samples -> CATHODE classifiers
     resources:
         mem_mb=8000,
-        runtime=120,
+        runtime=180 * config["splits"]["folds"],  # minutes, LHCO-scale flows on a CPU core
         gpu=GPU,
     shell:
         "anode-cathode train-flow --config {params.cfg:q} --threads {threads} --split {input} "
-        "--region sb --fold {wildcards.fold} --out {output.model} > {log} 2>&1"
+        "--region sb --fold {params.folds} --out {output.model} {params.samples} > {log} 2>&1"
 
 
 rule flow_diagnostics:
@@ -68,65 +73,39 @@ rule flow_diagnostics:
         "--split {input.split} --flow {input.flow} --out-dir {params.out_dir} > {log} 2>&1"
 
 
-rule sample_cathode:
-    input:
-        split=f"{RES}/{{inj}}/{{window}}/split.h5",
-        flow=f"{RES}/{{inj}}/{{window}}/flow_sb/fold{{fold}}/model.pt",
-    output:
-        f"{RES}/{{inj}}/{{window}}/cathode/fold{{fold}}/samples.h5",
-    wildcard_constraints:
-        fold=r"\d+",
-    params:
-        cfg=cfg_json("device", "features", "flow", "cathode", "splits"),
-    log:
-        f"{RES}/{{inj}}/{{window}}/cathode/fold{{fold}}/samples.log",
-    benchmark:
-        f"{RES}/{{inj}}/{{window}}/cathode/fold{{fold}}/samples.benchmark.tsv"
-    conda:
-        CONDA_ENV
-    threads: 1
-    priority: 50
-    resources:
-        mem_mb=6000,
-        runtime=30,
-        gpu=GPU,
-    shell:
-        "anode-cathode sample --config {params.cfg:q} --threads {threads} --split {input.split} "
-        "--flow {input.flow} --fold {wildcards.fold} --out {output} > {log} 2>&1"
-
-
 rule train_flow_inner:
     input:
         f"{RES}/{{inj}}/{{window}}/split.h5",
+    # one job per training seed (all folds): seeds run in parallel on a cluster's GPUs
     output:
-        model=f"{RES}/{{inj}}/{{window}}/flow_sr/seed{{seed}}/fold{{fold}}/model.pt",
-        losses=f"{RES}/{{inj}}/{{window}}/flow_sr/seed{{seed}}/fold{{fold}}/model.losses.csv",
+        model=window_fold_files("flow_sr/seed{{seed}}/fold{fold}/model.pt"),
+        losses=window_fold_files("flow_sr/seed{{seed}}/fold{fold}/model.losses.csv"),
     wildcard_constraints:
         seed=r"\d+",
-        fold=r"\d+",
     params:
         cfg=cfg_json("device", "features", "flow", "anode", "splits"),
+        folds=folds_arg(),
     log:
-        f"{RES}/{{inj}}/{{window}}/flow_sr/seed{{seed}}/fold{{fold}}/train.log",
+        f"{RES}/{{inj}}/{{window}}/flow_sr/seed{{seed}}/train.log",
     benchmark:
-        f"{RES}/{{inj}}/{{window}}/flow_sr/seed{{seed}}/fold{{fold}}/train.benchmark.tsv"
+        f"{RES}/{{inj}}/{{window}}/flow_sr/seed{{seed}}/train.benchmark.tsv"
     conda:
         CONDA_ENV
     threads: config["threads"]["flow"]
     resources:
         mem_mb=6000,
-        runtime=120,
+        runtime=120 * config["splits"]["folds"],
         gpu=GPU,
     shell:
         "anode-cathode train-flow --config {params.cfg:q} --threads {threads} --split {input} "
-        "--region sr --seed {wildcards.seed} --fold {wildcards.fold} --out {output.model} "
+        "--region sr --seed {wildcards.seed} --fold {params.folds} --out {output.model} "
         "> {log} 2>&1"
 
 
 rule score_anode:
     input:
         split=f"{RES}/{{inj}}/{{window}}/split.h5",
-        flows_sb=lambda w: fold_files(w.inj, w.window, "flow_sb/fold{fold}/model.pt"),
+        flows_sb=rules.train_flow.output.model,
         # seed after seed, the folds of each seed in order (what score-anode expects)
         flows_sr=lambda w: expand(
             f"{RES}/{w.inj}/{w.window}/flow_sr/seed{{seed}}/fold{{fold}}/model.pt",
