@@ -41,6 +41,7 @@ include: "workflow/rules/density.smk"
 include: "workflow/rules/classify.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/bumphunt.smk"
+include: "workflow/rules/calibration.smk"
 
 
 rule all:

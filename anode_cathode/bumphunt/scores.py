@@ -16,12 +16,15 @@ __all__ = ["DataScores", "mean_data_scores"]
 
 
 class DataScores(NamedTuple):
-    """Data events (``mjj``, ``fold``, ``label``, ``score``) of one window, method, classifier."""
+    """Data events (``mjj``, ``fold``, ``label``, ``score``) of one window, method, classifier,
+    and the independent background sample's events (``mjj``, ``fold``, ``score``) when the
+    score files have them (``None`` otherwise)."""
 
     data: pd.DataFrame
     window: Window
     method: str
     classifier: str
+    spurious: pd.DataFrame | None = None
 
 
 def mean_data_scores(paths: Sequence[str | os.PathLike]) -> DataScores:
@@ -60,4 +63,16 @@ def mean_data_scores(paths: Sequence[str | os.PathLike]) -> DataScores:
     out = base[["mjj", "fold", "label"]].copy()
     out["score"] = np.mean([t["score"].to_numpy() for t in tables], axis=0)
     attrs = read_attrs(paths[0])
-    return DataScores(out, Window.from_dict(attrs["window"]), attrs["method"], attrs["classifier"])
+    window = Window.from_dict(attrs["window"])
+    return DataScores(out, window, attrs["method"], attrs["classifier"], _spurious(paths))
+
+
+def _spurious(paths: Sequence[str | os.PathLike]) -> pd.DataFrame | None:
+    """The independent background sample's scores, averaged over seeds (None if absent)."""
+    try:
+        tables = [read_table(path, "spurious") for path in paths]
+    except KeyError:
+        return None
+    out = tables[0][["mjj", "fold"]].copy()
+    out["score"] = np.mean([t["score"].to_numpy() for t in tables], axis=0)
+    return out

@@ -118,7 +118,8 @@ def background_toys(
                         edges, toy, fit_mask, res.n_params, start=starts.get(res.n_params)
                     )
                 b, sigma_b = predict(fit, sr)
-                z[i, j] = local_significance(float(toy[sr].sum()), b, sigma_b)[0]
+                n_sr = float(toy[sr].sum())
+                z[i, j] = local_significance(n_sr, b, sigma_b, exact_below=res.exact_below)[0]
             except ValueError:
                 continue  # counted below; check_toy_failures decides whether that is too many
     return ToyScan(z)

@@ -30,7 +30,29 @@ from anode_cathode.bumphunt.functions import (
 from anode_cathode.bumphunt.significance import local_significance
 from anode_cathode.data.regions import Window
 
-__all__ = ["CutResult", "configured_fit", "window_bumphunt", "window_bumphunt_per_cut"]
+__all__ = [
+    "CutResult",
+    "SpuriousSample",
+    "configured_fit",
+    "spurious_signal",
+    "window_bumphunt",
+    "window_bumphunt_per_cut",
+]
+
+
+@dataclass(frozen=True)
+class SpuriousSample:
+    """An independent background-only sample scored by the same models as the data.
+
+    ``mjj``, ``score`` and ``fold`` (the model that scored each event) per event; ``scale`` is
+    its size relative to the data's background (events in the fit range before any cut), so
+    that counts divided by ``scale`` are in units of the data.
+    """
+
+    mjj: np.ndarray
+    score: np.ndarray
+    fold: np.ndarray
+    scale: float
 
 
 @dataclass(frozen=True)
@@ -71,6 +93,11 @@ class CutResult:
     p0: float
     z_signed: float
     p_signed: float
+    exact_below: float = 0.0
+    # the same cut applied to an independent background sample (:class:`SpuriousSample`),
+    # fitted the same way, scaled to the data: the selection's spurious signal
+    spurious_signal: float = math.nan
+    spurious_variance: float = math.nan
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (lists, floats; ±inf/NaN as strings) for ``json.dump``."""
@@ -88,6 +115,9 @@ class CutResult:
             kw[name] = float(d[name])
         for name in ("n_obs", "b", "sigma_b", "z", "p0", "z_signed", "p_signed"):
             kw[name] = float(d[name])
+        for name in ("exact_below", "spurious_signal", "spurious_variance"):
+            if name in d:
+                kw[name] = float(d[name])
         return cls(**kw)
 
     def density(self, mjj: np.ndarray) -> np.ndarray:
@@ -119,6 +149,35 @@ def configured_fit(
     return fit_dijet(edges, counts, fit_mask, int(fit_model))
 
 
+def spurious_signal(
+    sample: SpuriousSample,
+    thresholds: Mapping[int, float],
+    edges: np.ndarray,
+    sr: np.ndarray,
+    fit_model: str,
+    alpha: float,
+) -> tuple[float, float]:
+    """Fitted signal of a cut applied to an independent background sample, in data units.
+
+    The events of ``sample`` passing ``thresholds`` (per fold, as set on the data) are
+    histogrammed, the dijet function is fitted outside the SR as for the data, and the signal
+    is (n_SR - b_SR) / scale. On pure background this is the bias of the background estimate
+    that this selection causes (sculpting, a background feature the classifier prefers in the
+    SR). Returns the signal and its statistical variance (n_SR + σ_b²) / scale²; NaNs when
+    the fit fails.
+    """
+    in_range = (sample.mjj >= edges[0]) & (sample.mjj < edges[-1])
+    keep = apply_cut(sample.score, sample.fold, thresholds) & in_range
+    counts = np.histogram(sample.mjj[keep], edges)[0].astype(np.float64)
+    try:
+        fit = configured_fit(edges, counts, ~sr, fit_model, alpha)
+        b, sigma_b = predict(fit, sr)
+    except ValueError:
+        return math.nan, math.nan
+    n = float(counts[sr].sum())
+    return (n - b) / sample.scale, (n + sigma_b**2) / sample.scale**2
+
+
 def _cut_result(
     window: Window,
     eff: float,
@@ -128,13 +187,18 @@ def _cut_result(
     counts: np.ndarray,
     sr: np.ndarray,
     fit_model: str,
+    exact_below: float = 0.0,
+    spurious: SpuriousSample | None = None,
 ) -> CutResult:
     fit_mask = ~sr
     fit = configured_fit(edges, counts, fit_mask, fit_model, alpha)
     b, sigma_b = predict(fit, sr)
     n_obs = float(counts[sr].sum())
-    z, p0 = local_significance(n_obs, b, sigma_b)
-    zs, ps = local_significance(n_obs, b, sigma_b, signed=True)
+    z, p0 = local_significance(n_obs, b, sigma_b, exact_below=exact_below)
+    zs, ps = local_significance(n_obs, b, sigma_b, signed=True, exact_below=exact_below)
+    spur = (math.nan, math.nan)
+    if spurious is not None:
+        spur = spurious_signal(spurious, thr, edges, sr, fit_model, alpha)
     return CutResult(
         window=window,
         efficiency=float(eff),
@@ -163,6 +227,9 @@ def _cut_result(
         p0=p0,
         z_signed=zs,
         p_signed=ps,
+        exact_below=float(exact_below),
+        spurious_signal=spur[0],
+        spurious_variance=spur[1],
     )
 
 
@@ -229,6 +296,8 @@ def _cut_outcomes(
     efficiencies: Sequence[float],
     alpha: float,
     fit_model: str,
+    exact_below: float = 0.0,
+    spurious: SpuriousSample | None = None,
 ) -> Iterator[CutResult | ValueError]:
     """Per efficiency, the cut's result or the ``ValueError`` (naming window and efficiency)
     of its failed fit; inputs and binning are checked once, before the first cut."""
@@ -247,7 +316,9 @@ def _cut_outcomes(
             counts = np.histogram(mjj[apply_cut(score, fold, thr) & in_range], edges)[0]
             counts = counts.astype(np.float64)
             _warn_turn_on(counts, window, eff)
-            yield _cut_result(window, eff, thr, alpha, edges, counts, sr, fit_model)
+            yield _cut_result(
+                window, eff, thr, alpha, edges, counts, sr, fit_model, exact_below, spurious
+            )
         except ValueError as exc:
             error = ValueError(f"window {window.name}, efficiency {eff:g}: {exc}")
             error.__cause__ = exc
@@ -264,11 +335,15 @@ def window_bumphunt_per_cut(
     efficiencies: Sequence[float],
     alpha: float,
     fit_model: str,
+    exact_below: float = 0.0,
+    spurious: SpuriousSample | None = None,
 ) -> tuple[list[CutResult], list[dict[str, Any]]]:
     """:func:`window_bumphunt`, recording the cuts whose fit fails instead of raising.
 
     A cut whose fit fails is reported, never turned into a number, and does not stop the
-    other cuts; bad inputs or binning still raise ``ValueError``.
+    other cuts; bad inputs or binning still raise ``ValueError``. ``exact_below``: see
+    :func:`~anode_cathode.bumphunt.significance.local_significance`; with ``spurious`` every
+    cut also records its spurious signal (:func:`spurious_signal`).
 
     Returns
     -------
@@ -280,7 +355,17 @@ def window_bumphunt_per_cut(
     results: list[CutResult] = []
     errors: list[dict[str, Any]] = []
     outcomes = _cut_outcomes(
-        mjj, score, fold, window, fit_range, bin_width, efficiencies, alpha, fit_model
+        mjj,
+        score,
+        fold,
+        window,
+        fit_range,
+        bin_width,
+        efficiencies,
+        alpha,
+        fit_model,
+        exact_below,
+        spurious,
     )
     for eff, outcome in zip(efficiencies, outcomes, strict=True):
         if isinstance(outcome, ValueError):

@@ -1,4 +1,4 @@
-"""Bump-hunt steps: cuts and fits per window, then the scan with global p-values."""
+"""Bump-hunt steps: cuts and fits per window, the scan with global p-values, calibration."""
 
 from __future__ import annotations
 
@@ -21,8 +21,17 @@ def cmd_bumphunt_scan(args: argparse.Namespace) -> None:
     print(bumphunt.bumphunt_scan(get_config(args), args.inputs, args.inj, args.out_dir))
 
 
+def cmd_calibrate(args: argparse.Namespace) -> None:
+    """``calibrate``: the observed scan against the null ensembles; prints the table."""
+    from anode_cathode.pipeline import calibration
+
+    print(
+        calibration.calibrate(get_config(args), args.observed, args.null, args.test, args.out_dir)
+    )
+
+
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add the ``bumphunt-window`` and ``bumphunt-scan`` subcommands."""
+    """Add the ``bumphunt-window``, ``bumphunt-scan`` and ``calibrate`` subcommands."""
     p = sub.add_parser("bumphunt-window", help="score cuts, dijet fits and local Z in one window")
     add_config(p)
     # repeated groups: --scores <seed files> --out <json> --plot <png>, one per method
@@ -43,3 +52,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--inj", required=True, help="injection tag (for titles)")
     p.add_argument("--out-dir", required=True)
     p.set_defaults(func=cmd_bumphunt_scan)
+
+    p = sub.add_parser("calibrate", help="calibrated global p-values from null ensembles")
+    add_config(p)
+    p.add_argument("--observed", nargs="+", required=True, help="bumphunt-window results")
+    p.add_argument(
+        "--null", nargs="+", required=True, help="results of the calibration null data sets"
+    )
+    p.add_argument("--test", nargs="*", default=[], help="results of the test null data sets")
+    p.add_argument("--out-dir", required=True)
+    p.set_defaults(func=cmd_calibrate)

@@ -21,6 +21,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         args.out,
         args.threads,
         score_data=args.score_data,
+        spurious=args.spurious,
     )
 
 
@@ -37,4 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", nargs="+", required=True, help="scores file per seed")
     add_score_data(p)
+    p.add_argument(
+        "--spurious", default=None, help="calibration: independent background sample to score"
+    )
     p.set_defaults(func=cmd_train)

@@ -1,4 +1,4 @@
-"""Data steps: generate, download, features, inject, split."""
+"""Data steps: generate, download, features, inject, split, null data sets, spurious sample."""
 
 from __future__ import annotations
 
@@ -43,6 +43,18 @@ def cmd_split(args: argparse.Namespace) -> None:
     data.split(get_config(args), args.window, args.dataset, args.out)
 
 
+def cmd_null_dataset(args: argparse.Namespace) -> None:
+    from anode_cathode.pipeline import data
+
+    data.null_dataset(get_config(args), args.index, args.out, args.features)
+
+
+def cmd_spurious_sample(args: argparse.Namespace) -> None:
+    from anode_cathode.pipeline import data
+
+    data.spurious_sample(get_config(args), args.out, args.features)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("generate", help="built-in LHCO-like events (LHCO HDF5 format)")
     add_config(p)
@@ -82,3 +94,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--window", required=True, help="window name, e.g. sr3300-3700")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_split)
+
+    p = sub.add_parser("null-dataset", help="background-only pseudo-data set (calibration)")
+    add_config(p)
+    p.add_argument("--index", type=int, required=True, help="number of the pseudo-data set")
+    p.add_argument("--features", default=None, help="the run's features (labelled input)")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_null_dataset)
+
+    p = sub.add_parser("spurious-sample", help="background sample for the spurious signal")
+    add_config(p)
+    p.add_argument("--features", default=None, help="the run's features (labelled input)")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_spurious_sample)

@@ -86,12 +86,16 @@ def fit_and_score(
     -------
     tables, info
         ``test`` (score, label, mjj) and, when every data event could be scored by a model
-        that did not train on it, ``data`` (score, mjj, fold, label); ``info`` holds counts
-        and timings per model.
+        that did not train on it, ``data`` (score, mjj, fold, label) and, if ``tables`` has an
+        independent background sample ``spurious`` (with a random ``fold``), its scores by
+        the model of each event's fold; ``info`` holds counts and timings per model.
     """
     training_set = training_set_builder(method)
     uses_data = METHODS[method].uses_data
     data, test = tables["data"], tables["test"]
+    # an independent background sample for the spurious-signal measurement (calibration)
+    spurious = tables.get("spurious") if score_data else None
+    spurious_score = None if spurious is None else np.full(len(spurious), np.nan)
     cols = list(features)
     x_test = test[cols].to_numpy()
     n_models = folds if (uses_data and folds > 1) else 1
@@ -110,6 +114,9 @@ def fit_and_score(
             data_score[fold == f] = _score(clf, data.loc[fold == f, cols].to_numpy())
         elif score_data and not uses_data:
             data_score = _score(clf, data[cols].to_numpy())
+        if spurious_score is not None:  # its events carry a random fold: model f scores fold f
+            mine = (spurious["fold"].to_numpy() == f) if n_models > 1 else slice(None)
+            spurious_score[mine] = _score(clf, spurious.loc[mine, cols].to_numpy())
         seconds = time.perf_counter() - t0
         info["models"].append(
             {
@@ -142,4 +149,12 @@ def fit_and_score(
                 "label": data["label"].to_numpy(),
             }
         )
+        if spurious_score is not None and not np.isnan(spurious_score).any():
+            out["spurious"] = pd.DataFrame(
+                {
+                    "score": spurious_score,
+                    "mjj": spurious["mjj"].to_numpy(),
+                    "fold": spurious["fold"].to_numpy(),
+                }
+            )
     return out, info

@@ -20,7 +20,7 @@ from anode_cathode.bumphunt.plots import (
 from anode_cathode.bumphunt.report import pvalue_markdown
 from anode_cathode.bumphunt.scan import FitFailure, MethodScan, null_pvalues, scan_method
 from anode_cathode.bumphunt.scores import mean_data_scores
-from anode_cathode.bumphunt.window import CutResult, window_bumphunt_per_cut
+from anode_cathode.bumphunt.window import CutResult, SpuriousSample, window_bumphunt_per_cut
 from anode_cathode.core.files import PathArg, write_json, write_text
 from anode_cathode.data.io import write_csv
 
@@ -51,9 +51,10 @@ def bumphunt_window(
         Every cut's fit failed (the JSON with the errors is written first).
     """
     bh = cfg["bumphunt"]
-    data, window, method, clf = mean_data_scores(scores)
+    data, window, method, clf, spurious = mean_data_scores(scores)
+    mjj = data["mjj"].to_numpy()
     results, errors = window_bumphunt_per_cut(
-        data["mjj"].to_numpy(),
+        mjj,
         data["score"].to_numpy(),
         data["fold"].to_numpy(),
         window,
@@ -62,6 +63,8 @@ def bumphunt_window(
         bh["efficiencies"],
         bh["alpha"],
         bh["fit_model"],
+        exact_below=bh["exact_below"],
+        spurious=_spurious_sample(spurious, mjj, bh["fit_range"]),
     )
     for err in errors:
         log.error("%s", err["error"])
@@ -93,6 +96,23 @@ def bumphunt_window(
     if not results:
         raise ValueError(f"{window.name}: every bump-hunt fit failed: {errors}")
     plot_spectrum(results, plot, title=f"{method} ({clf}), {window.name}")
+
+
+def _spurious_sample(
+    spurious: pd.DataFrame | None, data_mjj: Any, fit_range: Sequence[float]
+) -> SpuriousSample | None:
+    """The independent background sample, scaled by its size over the data's in the fit range."""
+    if spurious is None:
+        return None
+    lo, hi = fit_range
+    mjj = spurious["mjj"].to_numpy()
+    n_data = int(((data_mjj >= lo) & (data_mjj < hi)).sum())
+    n_spurious = int(((mjj >= lo) & (mjj < hi)).sum())
+    if n_data == 0 or n_spurious == 0:
+        return None
+    return SpuriousSample(
+        mjj, spurious["score"].to_numpy(), spurious["fold"].to_numpy(), n_spurious / n_data
+    )
 
 
 def bumphunt_windows(

@@ -7,7 +7,7 @@ from typing import Any
 
 from anode_cathode.config import config_hash
 from anode_cathode.core.files import PathArg
-from anode_cathode.data.io import read_attrs, read_tables, write_tables
+from anode_cathode.data.io import read_attrs, read_table, read_tables, write_tables
 from anode_cathode.data.regions import Window
 
 __all__ = ["train"]
@@ -23,6 +23,7 @@ def train(
     outs: Sequence[PathArg],
     threads: int,
     score_data: bool = True,
+    spurious: PathArg | None = None,
 ) -> None:
     """Train ``method`` with ``classifier`` (k-fold when it trains on data) once per seed and
     write each seed's test-set scores and, with ``score_data``, the scores of the data events
@@ -32,6 +33,8 @@ def train(
     classifier) instead of one per seed saves the start-up and the HDF5 reads.
     ``samples``: CATHODE's flow samples, one file per fold (from the SB flow that did not see
     that fold). ``score_data=False`` skips the data events when no bump hunt reads them.
+    ``spurious``: the calibration's independent background sample (with a random fold per
+    event); its events in the window's range are scored beside the data.
     """
     from anode_cathode.classifiers import classifier_params, make_classifier
     from anode_cathode.methods import fit_and_score
@@ -41,6 +44,10 @@ def train(
     attrs = read_attrs(split_file)
     window = Window.from_dict(attrs["window"])
     tables = read_tables(split_file)
+    if spurious is not None and score_data:
+        columns = list(dict.fromkeys([*cfg["features"], "mjj", "fold"]))
+        sample = read_table(spurious, "spurious", columns)
+        tables["spurious"] = sample[window.in_range(sample["mjj"].to_numpy())]
     if samples:
         per_fold = [read_tables(p)["samples"] for p in samples]
         tables["samples"] = per_fold[0] if len(per_fold) == 1 else per_fold

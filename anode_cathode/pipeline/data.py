@@ -13,7 +13,16 @@ from anode_cathode.core.files import PathArg
 from anode_cathode.data.io import read_attrs, read_tables, write_tables
 from anode_cathode.data.regions import find_window, windows_from_config
 
-__all__ = ["download", "example_ntuples", "features", "generate", "inject", "split"]
+__all__ = [
+    "download",
+    "example_ntuples",
+    "features",
+    "generate",
+    "inject",
+    "null_dataset",
+    "split",
+    "spurious_sample",
+]
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +101,41 @@ def inject(cfg: Mapping[str, Any], features_file: PathArg, out: PathArg) -> None
         "folds": cfg["splits"]["folds"],
     }
     write_tables(out, tables, attrs)
+
+
+def null_dataset(
+    cfg: Mapping[str, Any], index: int, out: PathArg, features_file: PathArg | None = None
+) -> None:
+    """Background-only pseudo-data set ``index`` (:mod:`anode_cathode.data.pseudo`), written
+    like an injected data set; ``features_file`` (the run's features) for labelled input."""
+    from anode_cathode.data.pseudo import is_exact, null_tables
+
+    features_tables = read_tables(features_file) if features_file else None
+    tables = null_tables(cfg, index, features_tables)
+    _check_windows_have_events(tables, cfg)
+    attrs = {
+        "config_hash": config_hash(cfg, "data", "splits", "calibration"),
+        "injection": {"n_signal": 0, "s_over_b": None, "seed": None},
+        "null_index": index,
+        "pseudo_data": "independent" if is_exact(cfg) else "bootstrap (approximate)",
+        "folds": cfg["splits"]["folds"],
+    }
+    write_tables(out, tables, attrs)
+    log.info("null data set %d: %d background events", index, len(tables["data"]))
+
+
+def spurious_sample(
+    cfg: Mapping[str, Any], out: PathArg, features_file: PathArg | None = None
+) -> None:
+    """The background-only sample for the spurious signal (:func:`~anode_cathode.data.pseudo.
+    spurious_table`), with a random fold per event."""
+    from anode_cathode.data.pseudo import is_exact, spurious_table
+
+    features_tables = read_tables(features_file) if features_file else None
+    table = spurious_table(cfg, features_tables)
+    independent = "independent" if is_exact(cfg) else "the input's background (approximate)"
+    write_tables(out, {"spurious": table}, {"sample": independent})
+    log.info("spurious-signal sample: %d background events (%s)", len(table), independent)
 
 
 #: The config key that supplies true background in the signal regions, per input source.

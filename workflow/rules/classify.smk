@@ -18,6 +18,7 @@ rule train_classifier:
         samples=samples_arg,
         seeds=seeds_arg(),
         score_data=score_data_arg(),
+        spurious=lambda w, input: files_arg("--spurious", input.get("spurious", [])),
     log:
         f"{RES}/{{inj}}/{{window}}/{{method}}/{{clf}}/train.log",
     benchmark:
@@ -32,7 +33,7 @@ rule train_classifier:
     shell:
         "anode-cathode train --config {params.cfg:q} --threads {threads} --split {input.split} "
         "--method {wildcards.method} --classifier {wildcards.clf} --seed {params.seeds} "
-        "{params.samples} {params.score_data} --out {output} > {log} 2>&1"
+        "{params.samples} {params.score_data} {params.spurious} --out {output} > {log} 2>&1"
 
 
 # CATHODE's classifiers end the longest chain of the DAG (SB flow -> samples -> classifier):

@@ -129,6 +129,8 @@ def folds_arg():
 
 def classifier_inputs(wildcards):
     inputs = {"split": f"{RES}/{wildcards.inj}/{wildcards.window}/split.h5"}
+    if config["calibration"]["enabled"] and config["bumphunt"]["enabled"]:
+        inputs["spurious"] = SPURIOUS  # every selection is also applied to it
     if wildcards.method == "cathode":
         inputs["samples"] = fold_files(
             wildcards.inj, wildcards.window, "cathode/fold{fold}/samples.h5"
@@ -208,6 +210,21 @@ def feature_args(wildcards, input):
 NULL_INJ = injection_tag({"injection": {**config["injection"], "n_signal": 0, "s_over_b": None}})
 
 
+#: Injected data sets (n1000-s0, sb0.003-s1); the calibration's pseudo-data are null<k>.
+INJECTION_TAG = r"(n|sb)[0-9.eE+-]+-s[0-9]+"
+SPURIOUS = f"{RES}/calibration/spurious.h5"
+
+
+def null_tags(first, count):
+    """Tags of the calibration's background-only pseudo-data sets first .. first+count-1."""
+    return [f"null{k}" for k in range(first, first + count)]
+
+
+def labelled_features():
+    """The run's feature tables, which labelled inputs resample (built-in data: none)."""
+    return [] if SOURCE == "builtin" else [f"{RES}/features.h5"]
+
+
 def bumphunt_methods():
     return config["bumphunt"]["methods"] or config["methods"]
 
@@ -262,6 +279,16 @@ def bumphunt_window_files(inj):
         window=WINDOWS,
         combo=bumphunt_combos(),
     )
+
+
+def calibration_files(first, count):
+    """Bump-hunt results of the null data sets first .. first+count-1 (target calibrate)."""
+    if not config["calibration"]["enabled"]:
+        raise WorkflowError(
+            "the target calibrate needs calibration.enabled: true (every model then also "
+            "scores the spurious-signal sample); set it in the config"
+        )
+    return [f for tag in null_tags(first, count) for f in bumphunt_window_files(tag)]
 
 
 def injection_scan_tags():

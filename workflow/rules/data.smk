@@ -99,6 +99,8 @@ rule inject:
         f"{RES}/features.h5",
     output:
         f"{RES}/{{inj}}/dataset.h5",
+    wildcard_constraints:
+        inj=INJECTION_TAG,  # null<k>: the calibration's pseudo-data (calibration.smk)
     params:
         cfg=lambda w: inj_cfg(w, "data", "splits", "windows"),
     log:

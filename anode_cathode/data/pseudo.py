@@ -1,0 +1,147 @@
+"""Background-only pseudo-data for calibrating the bump hunt, and the spurious-signal sample.
+
+A calibrated global p-value needs the whole chain (flows, samples, classifiers, folds, cuts,
+fits) rerun on many data sets that look like the data without a signal. Where they come from
+depends on the input:
+
+* **built-in generator**: independent data sets, each from its own generator seed (exact);
+* **labelled input** (LHCO, ROOT with a label): the background events of the input, resampled
+  with Poisson(1) weights per event (bootstrap). There are far too few events for disjoint
+  subsamples of the data's size (the LHCO file would give ~1 % of its background each), so the
+  pseudo-data sets share events and are *approximate*: their spread is that of independent
+  data sets only as far as the bootstrap reproduces it. Every copy of an event lands in the
+  same fold, so no model scores a copy of an event it trained on;
+* **unlabelled input**: not supported (there is no background-only sample to draw from).
+
+The spurious-signal sample is a large background-only sample, independent of the data where
+possible (built-in: fresh events, ``calibration.spurious_factor`` times the data's
+background; labelled input: the input's background, which the data contain, flagged
+approximate). Its events get random folds: the model of fold f scores the events of fold f.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from anode_cathode.core.seeds import derive_seed
+from anode_cathode.data.splits import assign_folds, inject_signal
+
+__all__ = ["is_exact", "null_tables", "spurious_table"]
+
+log = logging.getLogger(__name__)
+
+
+def is_exact(cfg: Mapping[str, Any]) -> bool:
+    """Whether the pseudo-data are independent data sets (built-in) or a resampling."""
+    return cfg["data"]["source"] == "builtin"
+
+
+def _check_labelled(events: pd.DataFrame, source: str) -> None:
+    if "label" not in events or not (events["label"] == 0).any():
+        raise ValueError(
+            f"calibration needs background-only pseudo-data, but the {source} input has no "
+            "labelled background (label 0); use data.source: builtin, or an input with a label "
+            "column (data.root.label for ROOT ntuples)"
+        )
+
+
+def _builtin_events(cfg: Mapping[str, Any], n_bkg: int, n_sig: int, seed: int) -> pd.DataFrame:
+    from anode_cathode.data.features import compute_features
+    from anode_cathode.data.generate import GeneratorParams, generate_events
+
+    params = GeneratorParams.from_dict(cfg["data"]["builtin"]["params"])
+    return compute_features(generate_events(n_bkg, n_sig, seed, params), source="generator")
+
+
+def null_tables(
+    cfg: Mapping[str, Any], index: int, features: Mapping[str, pd.DataFrame] | None = None
+) -> dict[str, pd.DataFrame]:
+    """Background-only data set number ``index``: ``data`` (with ``fold``), ``signal_pool``
+    and ``extra`` (true background), as :func:`~anode_cathode.data.splits.inject_signal`
+    returns them.
+
+    Parameters
+    ----------
+    cfg
+        The run configuration (``data``, ``splits``, ``calibration``).
+    index
+        Number of the pseudo-data set; each has its own random stream.
+    features
+        The run's feature tables (``events``, ``extra``): needed for labelled input, unused
+        for the built-in generator.
+    """
+    seed = derive_seed("null_data", index, cfg["calibration"]["seed"])
+    null_cfg = {**cfg, "injection": {"n_signal": 0, "s_over_b": None, "seed": seed % 100_000}}
+    if cfg["data"]["source"] == "builtin":
+        from anode_cathode.data.features import compute_features
+        from anode_cathode.data.generate import GeneratorParams, generate_extra_background
+
+        b = cfg["data"]["builtin"]
+        events = _builtin_events(cfg, b["n_background"], b["n_signal"], seed)
+        raw_extra = generate_extra_background(
+            b["n_extra_background"],
+            derive_seed("null_extra", index, cfg["calibration"]["seed"]),
+            tuple(b["extra_mjj_range"]),
+            GeneratorParams.from_dict(b["params"]),
+        )
+        extra = compute_features(raw_extra, source="generator")
+        extra["label"] = 0.0
+        reference = _reference_window(cfg)
+        return inject_signal(events, extra, null_cfg, reference)
+    if features is None:
+        raise ValueError("labelled input: null_tables needs the run's feature tables")
+    return _bootstrap(features["events"], features["extra"], cfg, np.random.default_rng(seed))
+
+
+def _reference_window(cfg: Mapping[str, Any]):
+    from anode_cathode.data.regions import windows_from_config
+
+    return windows_from_config({**cfg, "windows": {**cfg["windows"], "scan": None}})[0]
+
+
+def _bootstrap(
+    events: pd.DataFrame, extra: pd.DataFrame, cfg: Mapping[str, Any], rng: np.random.Generator
+) -> dict[str, pd.DataFrame]:
+    """Poisson(1) bootstrap of the input's background; copies of an event share a fold."""
+    _check_labelled(events, cfg["data"]["source"])
+    is_sig = events["label"].to_numpy() == 1
+    bkg, sig = events[~is_sig], events[is_sig]
+    if len(extra) == 0:  # hold out true background as inject_signal does, before resampling
+        hold = rng.random(len(bkg)) < cfg["data"]["holdout_background_fraction"]
+        extra, bkg = bkg[hold], bkg[~hold]
+    copies = rng.poisson(1.0, len(bkg))
+    rows = np.repeat(np.arange(len(bkg)), copies)
+    folds = assign_folds(len(bkg), cfg["splits"]["folds"], int(rng.integers(2**31)))
+    data = bkg.iloc[rows].assign(fold=folds[rows])
+    data = data.iloc[rng.permutation(len(data))].reset_index(drop=True)
+    log.info("bootstrap: %d background events resampled to %d", len(bkg), len(data))
+    return {
+        "data": data,
+        "signal_pool": sig.reset_index(drop=True),
+        "extra": extra.reset_index(drop=True),
+    }
+
+
+def spurious_table(
+    cfg: Mapping[str, Any], features: Mapping[str, pd.DataFrame] | None = None
+) -> pd.DataFrame:
+    """The background-only sample for the spurious signal, with a random ``fold`` per event."""
+    cal = cfg["calibration"]
+    rng = np.random.default_rng(derive_seed("spurious_sample", cal["seed"]))
+    if cfg["data"]["source"] == "builtin":
+        n = round(cal["spurious_factor"] * cfg["data"]["builtin"]["n_background"])
+        table = _builtin_events(cfg, n, 0, derive_seed("spurious_events", cal["seed"]))
+    else:
+        if features is None:
+            raise ValueError("labelled input: spurious_table needs the run's feature tables")
+        events = features["events"]
+        _check_labelled(events, cfg["data"]["source"])
+        table = events[events["label"].to_numpy() == 0].reset_index(drop=True)
+    table = table[table["label"].to_numpy() == 0].reset_index(drop=True)
+    table["fold"] = rng.integers(0, cfg["splits"]["folds"], len(table)).astype(np.int8)
+    return table

@@ -1,0 +1,117 @@
+# Calibration of the bump hunt (target `calibrate`): background-only pseudo-data sets through
+# the whole chain (the ordinary per-window jobs of the other rule files), an independent
+# background sample scored by every model for the spurious signal, then the calibrated global
+# p-values of the observed scan. anode_cathode/data/pseudo.py says where the pseudo-data come
+# from for each input source.
+
+CAL = config["calibration"]
+# the pseudo-data depend on the generator/input, the folds and the calibration seed only, so
+# that changing n_null or n_test reuses the data sets already made
+PSEUDO_CFG = cfg_json(
+    "data",
+    "splits",
+    "windows",
+    calibration={"seed": CAL["seed"], "spurious_factor": CAL["spurious_factor"]},
+)
+
+
+rule null_dataset:
+    input:
+        labelled_features(),
+    output:
+        f"{RES}/null{{k}}/dataset.h5",
+    wildcard_constraints:
+        k=r"\d+",
+    params:
+        cfg=PSEUDO_CFG,
+        features=lambda w, input: files_arg("--features", input),
+    log:
+        f"{RES}/null{{k}}/dataset.log",
+    benchmark:
+        f"{RES}/null{{k}}/dataset.benchmark.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=20,
+    shell:
+        "anode-cathode null-dataset --config {params.cfg:q} --index {wildcards.k} "
+        "{params.features} --out {output} > {log} 2>&1"
+
+
+rule spurious_sample:
+    input:
+        labelled_features(),
+    output:
+        SPURIOUS,
+    params:
+        cfg=PSEUDO_CFG,
+        features=lambda w, input: files_arg("--features", input),
+    log:
+        f"{RES}/calibration/spurious.log",
+    benchmark:
+        f"{RES}/calibration/spurious.benchmark.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=12000,
+        runtime=30,
+    shell:
+        "anode-cathode spurious-sample --config {params.cfg:q} {params.features} "
+        "--out {output} > {log} 2>&1"
+
+
+rule calibrate:
+    input:
+        observed=bumphunt_window_files(INJ),
+        null=lambda w: calibration_files(0, CAL["n_null"]),
+        test=lambda w: calibration_files(CAL["n_null"], CAL["n_test"]),
+    output:
+        md=report(
+            f"{RES}/bumphunt/calibration/calibrated.md",
+            caption="../report/calibration.rst",
+            category="Bump hunt",
+            subcategory="calibration",
+        ),
+        csv=f"{RES}/bumphunt/calibration/calibrated.csv",
+        spurious=f"{RES}/bumphunt/calibration/spurious.csv",
+        null_md=report(
+            f"{RES}/bumphunt/calibration/null_check.md",
+            caption="../report/calibration.rst",
+            category="Bump hunt",
+            subcategory="calibration",
+        ),
+        null_csv=f"{RES}/bumphunt/calibration/null_check.csv",
+        cdf=report(
+            expand(
+                f"{RES}/bumphunt/calibration/max_z_cdf_{{combo}}.png", combo=bumphunt_combos()
+            ),
+            caption="../report/calibration.rst",
+            category="Bump hunt",
+            subcategory="calibration",
+        ),
+        local_z=report(
+            f"{RES}/bumphunt/calibration/local_z_null.png",
+            caption="../report/calibration.rst",
+            category="Bump hunt",
+            subcategory="calibration",
+        ),
+    params:
+        cfg=cfg_json("run", "data", "bumphunt", "calibration"),
+        out_dir=lambda w, output: os.path.dirname(output.csv),
+        test=lambda w, input: files_arg("--test", input.test),
+    log:
+        f"{RES}/bumphunt/calibration/calibrate.log",
+    benchmark:
+        f"{RES}/bumphunt/calibration/calibrate.benchmark.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    shell:
+        "anode-cathode calibrate --config {params.cfg:q} --observed {input.observed} "
+        "--null {input.null} {params.test} --out-dir {params.out_dir} > {log} 2>&1"
