@@ -487,7 +487,8 @@ def test_mean_data_scores_average_seeds_and_check_events(tmp_path):
     a, b = rng.random(100), rng.random(100)
     _write_scores(tmp_path / "s0.h5", SR, mjj, fold, a)
     _write_scores(tmp_path / "s1.h5", SR, mjj, fold, b)
-    data, window, method, clf = mean_data_scores([tmp_path / "s0.h5", tmp_path / "s1.h5"])
+    data, window, method, clf, spurious = mean_data_scores([tmp_path / "s0.h5", tmp_path / "s1.h5"])
+    assert spurious is None  # no independent background sample in these files
     np.testing.assert_allclose(data["score"], 0.5 * (a + b))
     np.testing.assert_array_equal(data["mjj"], mjj)
     assert (window, method, clf) == (SR, "cathode", "bdt")
@@ -512,6 +513,7 @@ def test_pipeline_steps_write_their_outputs(tmp_path, monkeypatch):
             "n_toys": 40,
             "seed": 0,
             "pybumphunter": False,
+            "exact_below": 20,
         },
     }
     rng = np.random.default_rng(8)

@@ -17,7 +17,9 @@ def pvalue_markdown(table: pd.DataFrame, run: str, inj: str, ks: float) -> str:
     run, inj
         Run name and injection tag, for the title.
     ks
-        KS p-value of all local p-values against U(0, 1) (the null check).
+        KS p-value of all local p-values against U(0, 1); they are correlated (nested cuts,
+        overlapping windows, methods trained on the same events), so it is a rough look,
+        not a test.
 
     Returns
     -------
@@ -30,10 +32,13 @@ def pvalue_markdown(table: pd.DataFrame, run: str, inj: str, ks: float) -> str:
         "Per method and score cut: the most significant window, its local significance (profile",
         "likelihood, background from the sideband dijet fit with its uncertainty) and the global",
         "p-value of the scan from background-only pseudo-experiments (windows treated as",
-        "independent: conservative). Global Z (trials): the same look-elsewhere correction in",
-        "closed form, 1 - (1 - p_local)^n_windows, which also reaches a strong signal's p-value;",
-        "neither counts the choice among cuts and methods. pyBumpHunter: its most significant",
-        "interval and global Z on the same spectrum.",
+        "independent). Global Z (trials): the same look-elsewhere correction in closed form,",
+        "1 - (1 - p_local)^n_windows, which also reaches a strong signal's p-value; it is exact",
+        "for independent windows only (Bonferroni n·p is the strict bound). Both keep the",
+        "trained selection fixed and count windows only, not the choice among cuts and methods:",
+        "the p-values calibrated on null ensembles of the whole chain are those of the target",
+        "calibrate. pyBumpHunter: its most significant interval and global Z on the same",
+        "spectrum.",
         "",
         "| method | classifier | keep | best window | n_obs | b ± σ_b | local Z | global p |"
         " global Z (trials) | windows ≥ 3σ | pyBumpHunter |",
@@ -64,7 +69,9 @@ def pvalue_markdown(table: pd.DataFrame, run: str, inj: str, ks: float) -> str:
         )
     lines += [
         "",
-        f"Null check: KS p-value of all local (signed) p-values against U(0,1): {ks:.3f}",
-        "(meaningful on background-only data; see pvalue_uniformity.png).",
+        f"Local (signed) p-values of all methods, windows and cuts against U(0,1): KS {ks:.3f}.",
+        "These values are correlated (nested cuts, overlapping windows, methods trained on the",
+        "same events), so this is a rough look, not a test of uniformity; the calibration",
+        "(target calibrate) tests one value per independent background-only data set.",
     ]
     return "\n".join(lines) + "\n"

@@ -63,10 +63,13 @@ def background_toys(
     Fits are warm-started from the background-only fit. A toy fit that fails gives NaN and
     is counted in ``n_failed`` (see :func:`check_toy_failures`).
 
-    Each result gets its own independent toys, so the correlation between overlapping windows
-    (and between nested cuts) is ignored: the maximum over independent tests has a heavier
-    tail than over correlated ones, hence the global p-value from ``max_z`` is conservative
-    (too large). Pass the results of one cut for a per-cut global p-value.
+    Each result gets its own independent toys, so the correlation between windows (and
+    between nested cuts) is ignored: overlapping windows are positively correlated (the
+    maximum over independent toys then has the heavier tail), but a window's SR lies in its
+    neighbours' sideband fits, a negative correlation, so the result is not guaranteed to be
+    conservative. The selection stays fixed: the spread that training on the data adds is
+    missing (see :mod:`anode_cathode.bumphunt.calibration`). Pass the results of one cut for
+    a per-cut global p-value.
 
     Prefer ``"choose"``: when the true curvature lies near the F-test's sensitivity, the
     3/4-parameter choice itself biases the prediction (toy local Z spread ≈ 1.1–1.2 instead of
