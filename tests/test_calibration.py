@@ -252,7 +252,13 @@ def test_calibrate_target_runs_the_whole_chain_on_null_data_sets(tmp_path):
         "classifiers": ["bdt"],
         "seeds": [0],
         "bdt": {"backend": "xgboost", "n_models": 1, "max_iter": 20},
-        "flow": {"n_blocks": 2, "hidden_features": 8, "epochs": 2, "batch_size": 1024},
+        "flow": {
+            "n_blocks": 2,
+            "hidden_features": 8,
+            "epochs": 2,
+            "n_best_epochs": 1,
+            "batch_size": 1024,
+        },
         "bumphunt": {
             "enabled": True,
             "efficiencies": [1.0, 0.1],
