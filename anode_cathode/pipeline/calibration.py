@@ -64,6 +64,33 @@ def _rows(paths: Sequence[PathArg]) -> tuple[pd.DataFrame, dict[str, list[dict[s
     return pd.DataFrame(rows), raw
 
 
+def _row(
+    family: str, pre_registered: bool, where: str, best: Any, maxima: Any, n_tests: int
+) -> dict[str, Any]:
+    """One line of the calibrated table: the observed maximum ``best`` of a family."""
+    cal = calibrated_pvalue(best.z_cal, maxima)
+    p_local = float(norm.sf(best.z_cal))
+    return {
+        "family": family,
+        "pre_registered": pre_registered,
+        "best_window": where,
+        "n_obs": best.n_obs,
+        "b": best.b,
+        "sigma_b": best.sigma_b,
+        "sigma_spur": best.sigma_spur,
+        "local_z": best.z_cal,
+        "local_z_fit_only": best.z,
+        "calibrated_p": cal.p,
+        "calibrated_p_unc": cal.uncertainty,
+        "calibrated_k": cal.k,
+        "n_null": cal.n,
+        "toys_p_fixed_selection": np.nan,
+        "trials_p": trials_factor_pvalue(p_local, n_tests),
+        "bonferroni_p": bonferroni_pvalue(p_local, n_tests),
+        "n_tests": n_tests,
+    }
+
+
 def _observed_table(
     observed: pd.DataFrame,
     raw: Mapping[str, list[dict[str, Any]]],
@@ -72,14 +99,16 @@ def _observed_table(
     n_toys: int,
     seed: int,
 ) -> tuple[pd.DataFrame, dict[tuple[str, str, float], np.ndarray]]:
-    """Per (method, classifier, cut) and for ``family``: observed maximum and its p-values."""
+    """Per (method, classifier, cut) and for ``family``: observed maximum and its p-values,
+    and the fixed-selection toys' maxima of each cut (for the plots)."""
     rows, toy_max = [], {}
     rng = np.random.default_rng(seed)
     for (method, clf, eff), obs in observed.groupby(["method", "classifier", "efficiency"]):
         best = obs.loc[obs.z_cal.idxmax()]
         sel = null[(null.method == method) & (null.classifier == clf)]
         maxima = sel[np.isclose(sel.efficiency, eff)].groupby("dataset").z_cal.max()
-        cal = calibrated_pvalue(best.z_cal, maxima)
+        name = f"{method}_{clf}@{eff:g}"
+        row = _row(name, family == name, best.window, best, maxima, len(obs))
         results = [
             CutResult.from_dict(r)
             for d in raw[f"{method}_{clf}"]
@@ -88,54 +117,12 @@ def _observed_table(
         ]
         toys = background_toys(results, n_toys, rng).max_z
         toy_max[(method, clf, float(eff))] = toys
-        gp = global_pvalue(best.z, toys)
-        p_local = float(norm.sf(best.z_cal))
-        rows.append(
-            {
-                "family": f"{method}_{clf}@{eff:g}",
-                "pre_registered": family == f"{method}_{clf}@{eff:g}",
-                "best_window": best.window,
-                "n_obs": best.n_obs,
-                "b": best.b,
-                "sigma_b": best.sigma_b,
-                "sigma_spur": best.sigma_spur,
-                "local_z": best.z_cal,
-                "local_z_fit_only": best.z,
-                "calibrated_p": cal.p,
-                "calibrated_p_unc": cal.uncertainty,
-                "calibrated_k": cal.k,
-                "n_null": cal.n,
-                "toys_p_fixed_selection": gp.p,
-                "trials_p": trials_factor_pvalue(p_local, len(obs)),
-                "bonferroni_p": bonferroni_pvalue(p_local, len(obs)),
-                "n_tests": len(obs),
-            }
-        )
+        row["toys_p_fixed_selection"] = global_pvalue(best.z, toys).p
+        rows.append(row)
     if family == "all":
         best = observed.loc[observed.z_cal.idxmax()]
-        cal = calibrated_pvalue(best.z_cal, family_maxima(null, "all"))
-        p_local = float(norm.sf(best.z_cal))
-        rows.append(
-            {
-                "family": "all",
-                "pre_registered": True,
-                "best_window": f"{best.method}_{best.classifier}@{best.efficiency:g} {best.window}",
-                "n_obs": best.n_obs,
-                "b": best.b,
-                "sigma_b": best.sigma_b,
-                "sigma_spur": best.sigma_spur,
-                "local_z": best.z_cal,
-                "local_z_fit_only": best.z,
-                "calibrated_p": cal.p,
-                "calibrated_p_unc": cal.uncertainty,
-                "calibrated_k": cal.k,
-                "n_null": cal.n,
-                "toys_p_fixed_selection": np.nan,
-                "trials_p": trials_factor_pvalue(p_local, len(observed)),
-                "bonferroni_p": bonferroni_pvalue(p_local, len(observed)),
-                "n_tests": len(observed),
-            }
-        )
+        where = f"{best.method}_{best.classifier}@{best.efficiency:g} {best.window}"
+        rows.append(_row("all", True, where, best, family_maxima(null, "all"), len(observed)))
     return pd.DataFrame(rows), toy_max
 
 
