@@ -106,6 +106,7 @@ def check_config(cfg: Mapping[str, Any], raw: Mapping[str, Any] | None = None) -
                     f"lies outside the sideband range {sb}"
                 )
     _check_bumphunt(cfg, windows)
+    _check_calibration(cfg)
     data = cfg["data"]
     if data["source"] == "builtin":
         rng = data["builtin"]["extra_mjj_range"]
@@ -145,6 +146,35 @@ def check_config(cfg: Mapping[str, Any], raw: Mapping[str, Any] | None = None) -
         raise ConfigError(
             f"config key 'mlp.n_best_epochs': {mlp['n_best_epochs']} exceeds mlp.epochs "
             f"({mlp['epochs']})"
+        )
+
+
+def _check_calibration(cfg: Mapping[str, Any]) -> None:
+    """The calibration's pre-registered family must name a test the bump hunt makes."""
+    cal = cfg["calibration"]
+    if cal["enabled"] and not cfg["bumphunt"]["enabled"]:
+        raise ConfigError(
+            "config key 'calibration.enabled': the calibration needs the bump hunt; set "
+            "bumphunt.enabled: true"
+        )
+    family = cal["family"]
+    if family == "all":
+        return
+    methods = cfg["bumphunt"]["methods"] or cfg["methods"]
+    combos = {f"{m}_{c}" for m in methods for c in [*cfg["classifiers"], "density"]}
+    combo, _, eff = family.partition("@")
+    try:
+        ok = combo in combos and any(
+            abs(float(eff) - e) < 1e-12 for e in cfg["bumphunt"]["efficiencies"]
+        )
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ConfigError(
+            f"config key 'calibration.family': {family!r} is not 'all' nor one of the bump "
+            "hunt's tests '<method>_<classifier>@<cut>' (e.g. 'cathode_bdt@0.01') with the "
+            "method in methods, the classifier in classifiers ('density' for ANODE) and the "
+            "cut in bumphunt.efficiencies"
         )
 
 

@@ -74,11 +74,25 @@ def test_schema_errors_name_the_key(raw, key):
             "data.root.label",
         ),
         ({"windows": {"scan": {"start": 4, "stop": 3, "width": 0.4, "step": 0.2}}}, "windows.scan"),
+        ({"calibration": {"enabled": True}}, "calibration.enabled"),
+        ({"calibration": {"family": "cathode_mlp@0.3"}}, "calibration.family"),
+        ({"calibration": {"family": "cathode"}}, "calibration.family"),
     ],
 )
 def test_cross_key_checks(raw, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         load_config(raw)
+
+
+def test_pre_registered_family_names_a_bump_hunt_test():
+    cfg = load_config(
+        {
+            "bumphunt": {"enabled": True},
+            "splits": {"folds": 2},
+            "calibration": {"enabled": True, "family": "anode_density@0.01"},
+        }
+    )
+    assert cfg["calibration"]["family"] == "anode_density@0.01"
 
 
 def test_scan_windows():
