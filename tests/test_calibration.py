@@ -275,7 +275,7 @@ def test_calibrate_target_runs_the_whole_chain_on_null_data_sets(tmp_path):
     cmd += [str(path), "-d", str(tmp_path), "-s", str(_snakefile()), "--quiet"]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=subprocess_env())
     assert proc.returncode == 0, proc.stderr[-3000:]
-    out = tmp_path / "results/cal/bumphunt/calibration"
+    out = tmp_path / "results/cal/bumphunt/calibration/n300-s0"
     table = pd.read_csv(out / "calibrated.csv")
     assert set(table.family) >= {"all", "cathode_bdt@0.1", "idealized_bdt@1"}
     assert (table.n_null == 3).all() and table.pre_registered.sum() == 1

@@ -5,6 +5,9 @@
 # from for each input source.
 
 CAL = config["calibration"]
+# one directory per observed data set: the null data sets do not depend on the injection, so
+# changing it calibrates another observed data set against the same ensemble
+CAL_DIR = f"{RES}/bumphunt/calibration/{INJ}"
 # the pseudo-data depend on the generator/input, the folds and the calibration seed only, so
 # that changing n_null or n_test reuses the data sets already made
 PSEUDO_CFG = cfg_json(
@@ -70,30 +73,30 @@ rule calibrate:
         test=lambda w: calibration_files(CAL["n_null"], CAL["n_test"]),
     output:
         md=report(
-            f"{RES}/bumphunt/calibration/calibrated.md",
+            f"{CAL_DIR}/calibrated.md",
             caption="../report/calibration.rst",
             category="Bump hunt",
             subcategory="calibration",
         ),
-        csv=f"{RES}/bumphunt/calibration/calibrated.csv",
-        spurious=f"{RES}/bumphunt/calibration/spurious.csv",
+        csv=f"{CAL_DIR}/calibrated.csv",
+        spurious=f"{CAL_DIR}/spurious.csv",
         null_md=report(
-            f"{RES}/bumphunt/calibration/null_check.md",
+            f"{CAL_DIR}/null_check.md",
             caption="../report/calibration.rst",
             category="Bump hunt",
             subcategory="calibration",
         ),
-        null_csv=f"{RES}/bumphunt/calibration/null_check.csv",
+        null_csv=f"{CAL_DIR}/null_check.csv",
         cdf=report(
             expand(
-                f"{RES}/bumphunt/calibration/max_z_cdf_{{combo}}.png", combo=bumphunt_combos()
+                f"{CAL_DIR}/max_z_cdf_{{combo}}.png", combo=bumphunt_combos()
             ),
             caption="../report/calibration.rst",
             category="Bump hunt",
             subcategory="calibration",
         ),
         local_z=report(
-            f"{RES}/bumphunt/calibration/local_z_null.png",
+            f"{CAL_DIR}/local_z_null.png",
             caption="../report/calibration.rst",
             category="Bump hunt",
             subcategory="calibration",
@@ -103,9 +106,9 @@ rule calibrate:
         out_dir=lambda w, output: os.path.dirname(output.csv),
         test=lambda w, input: files_arg("--test", input.test),
     log:
-        f"{RES}/bumphunt/calibration/calibrate.log",
+        f"{CAL_DIR}/calibrate.log",
     benchmark:
-        f"{RES}/bumphunt/calibration/calibrate.benchmark.tsv"
+        f"{CAL_DIR}/calibrate.benchmark.tsv"
     conda:
         CONDA_ENV
     threads: 1
