@@ -236,7 +236,7 @@ def test_window_scan_bumphunt_and_null_check(tmp_path):
     snakemake(tmp_path, cfg, "null_check")
     null = pd.read_csv(res / "bumphunt/n0-s0/pvalues.csv")
     assert len(null) == len(table)
-    assert "KS p-value" in (res / "bumphunt/n0-s0/pvalues.md").read_text()
+    assert "rough look, not a test" in (res / "bumphunt/n0-s0/pvalues.md").read_text()
 
 
 def test_injection_scan_target(tmp_path):
