@@ -111,6 +111,17 @@ def test_truncated_root_file_fails_with_a_named_error(tmp_path):
         read_root([str(path)], "Events", branches={k: k for k in LHCO_COLUMNS[:-1]})
 
 
+def test_text_file_as_root_is_named_in_one_line(tmp_path):
+    from anode_cathode.data.root import read_root
+
+    path = tmp_path / "notes.root"
+    path.write_text("not a ROOT file\n" * 40)
+    with pytest.raises(InputFileError, match=r"notes\.root: not a readable ROOT file") as err:
+        read_root([str(path)], "Events", branches={k: k for k in LHCO_COLUMNS[:-1]})
+    # uproot's own message spans lines; the terminal's last line must carry the whole hint
+    assert "\n" not in str(err.value) and str(err.value).endswith("data.root.files")
+
+
 def test_empty_root_file_is_named(tmp_path):
     from anode_cathode.data.root import read_root
 

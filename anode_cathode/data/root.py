@@ -132,7 +132,7 @@ def _validate_file(path: str, tree: str, exprs: Mapping[str, str]) -> None:
         raise FileNotFoundError(f"{path}: ROOT file not found (tree '{tree}')") from err
     except Exception as err:  # uproot raises several types for corrupt/non-ROOT files
         raise InputFileError(
-            f"{path}: not a readable ROOT file ({type(err).__name__}: {err}); copy it again "
+            f"{path}: not a readable ROOT file ({_first_line(err)}); copy it again "
             "or remove it from data.root.files"
         ) from err
     with handle:
@@ -295,10 +295,15 @@ def _chunks(
         raise _truncated(path, tree, err) from err
 
 
+def _first_line(err: Exception) -> str:
+    """``Type: first line`` of an exception: the terminal's last line must stay one line."""
+    text = str(err).strip()
+    return f"{type(err).__name__}: {text.splitlines()[0] if text else ''}"
+
+
 def _truncated(path: str, tree: str, err: Exception) -> InputFileError:
-    first = str(err).splitlines()[0] if str(err) else ""
     return InputFileError(
-        f"{path}: reading tree '{tree}' failed ({type(err).__name__}: {first}); the file is "
+        f"{path}: reading tree '{tree}' failed ({_first_line(err)}); the file is "
         "truncated or corrupt: copy it again or remove it from data.root.files"
     )
 
