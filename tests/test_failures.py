@@ -85,7 +85,7 @@ def test_unreadable_file_is_named(good_file, monkeypatch):
     good_file.chmod(0)
     # root (as on CI) reads any file: make the access check answer as for an ordinary user
     monkeypatch.setattr(files.os, "access", lambda *_args, **_kwargs: False)
-    with pytest.raises(InputFileError, match="permission denied"):
+    with pytest.raises(InputFileError, match=r"permission denied for user .*read access"):
         read_lhco(good_file)
 
 

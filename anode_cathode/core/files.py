@@ -112,6 +112,15 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             tmp_path.unlink()
 
 
+def _user() -> str:
+    try:
+        import getpass
+
+        return getpass.getuser()
+    except (ImportError, KeyError, OSError):  # no passwd entry (some containers)
+        return str(os.getuid())
+
+
 def check_input_file(path: PathArg, what: str, fix: str) -> Path:
     """``path`` as a :class:`~pathlib.Path` if it is a readable, non-empty file.
 
@@ -137,7 +146,10 @@ def check_input_file(path: PathArg, what: str, fix: str) -> Path:
     if not path.is_file():
         raise InputFileError(f"{path}: {what} is not a regular file; {fix}")
     if not os.access(path, os.R_OK):
-        raise InputFileError(f"{path}: {what} cannot be read (permission denied); {fix}")
+        raise InputFileError(
+            f"{path}: {what} cannot be read (permission denied for user {_user()}): ask its "
+            f"owner for read access (chmod g+r / o+r) or {fix}"
+        )
     if path.stat().st_size == 0:
         raise InputFileError(f"{path}: {what} is empty (0 bytes); replace it or {fix}")
     return path
