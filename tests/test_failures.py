@@ -111,6 +111,22 @@ def test_truncated_root_file_fails_with_a_named_error(tmp_path):
         read_root([str(path)], "Events", branches={k: k for k in LHCO_COLUMNS[:-1]})
 
 
+def test_damaged_basket_in_the_middle_of_a_root_file_is_named(tmp_path):
+    import uproot
+
+    from anode_cathode.data.root import read_root
+
+    path = _root_file(tmp_path)
+    branch = uproot.open(path)["Events"][LHCO_COLUMNS[0]]
+    seek = int(branch.member("fBasketSeek")[branch.num_baskets // 2])
+    data = bytearray(path.read_bytes())
+    data[seek + 100 : seek + 1000] = b"\0" * 900  # the compressed payload, not the header
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputFileError, match=r"ntuple\.root: reading tree 'Events' failed") as err:
+        read_root([str(path)], "Events", branches={k: k for k in LHCO_COLUMNS[:-1]}, step_size=2000)
+    assert "\n" not in str(err.value) and str(err.value).endswith("data.root.files")
+
+
 def test_text_file_as_root_is_named_in_one_line(tmp_path):
     from anode_cathode.data.root import read_root
 
@@ -207,6 +223,21 @@ def test_unwritable_directory_is_named(tmp_path, monkeypatch):
         pass
 
 
+def test_unwritable_folder_inside_the_results_is_named(tmp_path, monkeypatch):
+    inner = tmp_path / "run" / "n1000-s0"
+    inner.mkdir(parents=True)
+    if os.geteuid() == 0:  # root writes anywhere: answer the access check as for a user
+        real = os.access
+        monkeypatch.setattr(
+            files.os, "access", lambda p, mode: False if Path(p) == inner else real(p, mode)
+        )
+    else:
+        inner.chmod(0o555)
+    with pytest.raises(OutputError, match=r"n1000-s0: cannot write .*permission denied"):
+        files.check_writable(tmp_path / "run")
+    inner.chmod(0o755)
+
+
 # ------------------------------------------------------------------ resume
 def test_stale_lock_and_temporary_files_are_cleared(tmp_path):
     locks = tmp_path / ".snakemake" / "locks"
@@ -298,6 +329,15 @@ def test_unknown_config_key_is_one_line(tmp_path):
     assert proc.returncode != 0
     out = proc.stdout + proc.stderr
     assert "bogus_key" in out and len(out.splitlines()) < 10
+
+
+@pytest.mark.slow
+def test_cross_key_config_error_is_the_last_line(tmp_path):
+    proc = _run(tmp_path, {"run": "x", "windows": {"sr": [3.7, 3.3]}}, "-n", timeout=300)
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert "Traceback" not in out
+    assert out.strip().splitlines()[-1].startswith("anode-cathode: config key 'windows.sr'")
 
 
 KILL_CFG = {

@@ -156,7 +156,12 @@ def check_input_file(path: PathArg, what: str, fix: str) -> Path:
 
 
 def check_writable(directory: PathArg) -> None:
-    """Create ``directory`` and write a probe file in it, or raise an :class:`OutputError`."""
+    """Create ``directory`` and write a probe file in it, or raise an :class:`OutputError`.
+
+    Folders that already exist below it must be writable too (a read-only mount or another
+    user's folder inside the results would otherwise fail a job deep inside Snakemake): they
+    are checked with ``access(2)``, which costs one system call per folder.
+    """
     probe = Path(directory) / ".anode-cathode.write-test"
     try:
         Path(directory).mkdir(parents=True, exist_ok=True)
@@ -164,6 +169,10 @@ def check_writable(directory: PathArg) -> None:
         probe.unlink()
     except OSError as err:
         raise output_error(directory, err) from err
+    for root, _, _ in os.walk(directory):
+        if not os.access(root, os.W_OK | os.X_OK):
+            code = errno.EROFS if os.statvfs(root).f_flag & os.ST_RDONLY else errno.EACCES
+            raise output_error(root, OSError(code, os.strerror(code)))
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:

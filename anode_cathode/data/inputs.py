@@ -48,6 +48,13 @@ def _unit_fix(data: Mapping[str, Any]) -> str:
     return "the input file: the LHCO format stores momenta and masses in GeV"
 
 
+def _named(key: str, paths: Any) -> str:
+    """``key (file, file, …)``: the config key and the files it names (the first three)."""
+    paths = [str(p) for p in ([paths] if isinstance(paths, str) else paths or [])]
+    more = f", … {len(paths) - 3} more" if len(paths) > 3 else ""
+    return f"ROOT files {key} ({', '.join(paths[:3])}{more})"
+
+
 def _check_not_empty(raw: pd.DataFrame, source: str) -> None:
     if len(raw) == 0:
         raise ValueError(f"{source}: the input holds 0 events; point the config at the data files")
@@ -80,7 +87,10 @@ def read_inputs(
     data = cfg["data"]
     if data["source"] == "root":
         raw, raw_extra = _root_tables(data["root"])
-        source, extra_source = "ROOT files data.root.files", "data.root.extra_background_files"
+        source = _named("data.root.files", data["root"]["files"])
+        extra_source = _named(
+            "data.root.extra_background_files", data["root"]["extra_background_files"]
+        )
     else:
         if events_path is None:
             raise ValueError(f"data.source '{data['source']}' needs an events file")

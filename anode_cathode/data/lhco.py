@@ -120,7 +120,8 @@ def read_lhco(
         )
     if len(df) == 0:
         raise InputFileError(
-            f"{path}: key '{key}' holds a table with 0 rows; an LHCO file needs events"
+            f"{path}: key '{key}' holds a table with 0 rows; an LHCO file needs events: copy "
+            "it again, or point data.lhco.events / data.lhco.extra_background at the right file"
         )
     keep = [c for c in LHCO_COLUMNS if c in df.columns]
     out = df[keep].astype(np.float64).reset_index(drop=True)

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import glob
 import logging
+import lzma
 import os
+import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Literal
 
@@ -292,6 +294,8 @@ def _chunks(
             f"{type(err).__name__}: {err} (an index such as '[:, 1]' beyond the jets of an event?)"
         ) from err
     except (OSError, uproot.DeserializationError) as err:  # e.g. "expected Chunk of length"
+        raise _truncated(path, tree, err) from err
+    except (zlib.error, lzma.LZMAError) as err:  # a damaged compressed basket mid-file
         raise _truncated(path, tree, err) from err
 
 

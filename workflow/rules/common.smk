@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import sys
 
-from anode_cathode.config import check_config
+from anode_cathode.config import ConfigError, check_config
 from anode_cathode.core.files import OutputError, check_writable
 from anode_cathode.core.runlock import claim_workdir
 from snakemake.exceptions import WorkflowError
@@ -23,7 +23,11 @@ from anode_cathode.data.regions import windows_from_config
 from anode_cathode.data.tags import injection_from_tag, injection_tag
 
 
-check_config(config, RAW_CONFIG)
+# the cross-key checks: one line naming the key, never a traceback
+try:
+    check_config(config, RAW_CONFIG)
+except ConfigError as err:
+    sys.exit(f"anode-cathode: {err}")
 
 RES = f"results/{config['run']}"
 
