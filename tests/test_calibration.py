@@ -248,7 +248,7 @@ def test_calibrate_target_runs_the_whole_chain_on_null_data_sets(tmp_path):
         "injection": {"n_signal": 300},
         "windows": {"scan": {"start": 3.3, "stop": 4.1, "width": 0.4, "step": 0.4}},
         "splits": {"folds": 2},
-        "methods": ["idealized", "cathode"],
+        "methods": ["idealized", "cathode", "anode"],
         "classifiers": ["bdt"],
         "seeds": [0],
         "bdt": {"backend": "xgboost", "n_models": 1, "max_iter": 20},
@@ -283,17 +283,18 @@ def test_calibrate_target_runs_the_whole_chain_on_null_data_sets(tmp_path):
     spread = pd.read_csv(out / "null_check.csv")
     assert set(spread.null_sets) == {"3 calibration", "2 test"}
     spur = pd.read_csv(out / "spurious.csv")
-    assert len(spur) == 2 * 2 * 2 and (spur.n == 3).all()  # methods x cuts x windows
+    assert len(spur) == 3 * 2 * 2 and (spur.n == 3).all()  # methods x cuts x windows
+    assert spur[spur.method == "anode"].notna().all().all()  # ANODE's cuts are measured too
     md = (out / "calibrated.md").read_text()
     assert "(pre-registered)" in md and "do not account for training" in md
     for png in ("max_z_cdf_cathode_bdt.png", "max_z_cdf_idealized_bdt.png", "local_z_null.png"):
         assert (out / png).stat().st_size > 10_000
     # every null data set went through its own flows and classifiers
     for k in range(5):
-        res = json.loads(
-            (tmp_path / f"results/cal/null{k}/sr3300-3700/bumphunt/cathode_bdt.json").read_text()
-        )
-        assert all(np.isfinite(r["spurious_signal"]) for r in res["results"])
+        for combo in ("cathode_bdt", "anode_density"):
+            path = tmp_path / f"results/cal/null{k}/sr3300-3700/bumphunt/{combo}.json"
+            res = json.loads(path.read_text())
+            assert all(np.isfinite(r["spurious_signal"]) for r in res["results"])
         assert (tmp_path / f"results/cal/null{k}/sr3700-4100/flow_sb/fold1/model.pt").exists()
 
 

@@ -172,9 +172,21 @@ def test_anode_scores_data_out_of_fold(toy_events, toy_extra):
     pairs = zip(flows_sr, flows_sb, strict=True)
     expected = np.mean([density_ratio(r, b, x, m) for r, b in pairs], axis=0)
     np.testing.assert_allclose(out["test"]["score"].to_numpy(), expected)
+    # the calibration's spurious-signal sample: fold-f events by pair f, at the SR centre
+    spurious = tables["data"].iloc[::3].assign(fold=lambda t: (t.eid.to_numpy() * 7) % 2)
+    with_spur = score_tables(flows_sb, flows_sr, {**tables, "spurious": spurious}, FEATURES, SR)
+    for f in range(2):
+        sel = (spurious.fold == f).to_numpy()
+        m = np.full(sel.sum(), 3.5)
+        x = spurious.loc[sel, FEATURES].to_numpy()
+        expected = density_ratio(flows_sr[f], flows_sb[f], x, m)
+        np.testing.assert_allclose(with_spur["spurious"]["score"].to_numpy()[sel], expected)
+    np.testing.assert_array_equal(with_spur["data"]["score"], out["data"]["score"])
     # without the bump hunt the data are not scored; the test scores stay the same
-    skipped = score_tables(flows_sb, flows_sr, tables, FEATURES, SR, score_data=False)
-    assert "data" not in skipped
+    skipped = score_tables(
+        flows_sb, flows_sr, {**tables, "spurious": spurious}, FEATURES, SR, score_data=False
+    )
+    assert "data" not in skipped and "spurious" not in skipped
     np.testing.assert_array_equal(skipped["test"]["score"], out["test"]["score"])
 
 

@@ -45,6 +45,7 @@ def cmd_score_anode(args: argparse.Namespace) -> None:
         args.seed,
         args.out,
         score_data=args.score_data,
+        spurious=args.spurious,
     )
 
 
@@ -100,5 +101,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--seed", type=int, nargs="+", required=True, help="training seed(s)")
     p.add_argument("--out", nargs="+", required=True, help="scores file per seed")
+    p.add_argument(
+        "--spurious", default=None, help="calibration: independent background sample to score"
+    )
     add_score_data(p)
     p.set_defaults(func=cmd_score_anode)

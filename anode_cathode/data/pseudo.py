@@ -22,16 +22,18 @@ approximate). Its events get random folds: the model of fold f scores the events
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from anode_cathode.core.files import PathArg
 from anode_cathode.core.seeds import derive_seed
+from anode_cathode.data.io import read_table
 from anode_cathode.data.splits import assign_folds, inject_signal
 
-__all__ = ["is_exact", "null_tables", "spurious_table"]
+__all__ = ["is_exact", "null_tables", "read_spurious", "spurious_table"]
 
 log = logging.getLogger(__name__)
 
@@ -145,3 +147,10 @@ def spurious_table(
     table = table[table["label"].to_numpy() == 0].reset_index(drop=True)
     table["fold"] = rng.integers(0, cfg["splits"]["folds"], len(table)).astype(np.int8)
     return table
+
+
+def read_spurious(path: PathArg, features: Sequence[str], window: Any) -> pd.DataFrame:
+    """The events of the spurious-signal sample in ``window``'s m_JJ range (features, mjj, fold)."""
+    columns = list(dict.fromkeys([*features, "mjj", "fold"]))
+    sample = read_table(path, "spurious", columns)
+    return sample[window.in_range(sample["mjj"].to_numpy())]

@@ -90,6 +90,10 @@ def score_tables(
     spectrum-wide score cut of the bump hunt every data event is scored at the SR centre: like
     the CATHODE and CWoLa classifiers, the data score is then a function of the features alone,
     with no step at the SR edges (which would sculpt the spectrum).
+
+    With the data, an independent background sample ``tables["spurious"]`` (calibration; a
+    random ``fold`` per event) is scored the same way, its fold-f events by pair f, so that the
+    bump hunt can measure the spurious signal of ANODE's cuts like that of the classifiers'.
     """
     if len(flows_sb) != len(flows_sr) or not flows_sr:
         raise ValueError(
@@ -107,18 +111,22 @@ def score_tables(
         )
     }
     if score_data and len(pairs) > 1:
-        fold = data["fold"].to_numpy()
-        score = np.empty(len(data))
-        for f, (sr, sb) in enumerate(pairs):
-            sel = fold == f
-            m_eval = np.full(sel.sum(), window.center)
-            score[sel] = density_ratio(sr, sb, data.loc[sel, cols].to_numpy(), m_eval)
-        out["data"] = pd.DataFrame(
-            {
-                "score": score,
-                "mjj": data["mjj"].to_numpy(),
-                "fold": fold,
-                "label": data["label"].to_numpy(),
-            }
+        out["data"] = _score_by_fold(pairs, data, cols, window).assign(
+            label=data["label"].to_numpy()
         )
+        if tables.get("spurious") is not None:
+            out["spurious"] = _score_by_fold(pairs, tables["spurious"], cols, window)
     return out
+
+
+def _score_by_fold(
+    pairs: Sequence[tuple[Any, Any]], events: pd.DataFrame, cols: Sequence[str], window: Window
+) -> pd.DataFrame:
+    """Scores of ``events`` at the SR centre, those of fold f by the flow pair f."""
+    fold = events["fold"].to_numpy()
+    score = np.empty(len(events))
+    for f, (sr, sb) in enumerate(pairs):
+        sel = fold == f
+        m_eval = np.full(sel.sum(), window.center)
+        score[sel] = density_ratio(sr, sb, events.loc[sel, list(cols)].to_numpy(), m_eval)
+    return pd.DataFrame({"score": score, "mjj": events["mjj"].to_numpy(), "fold": fold})

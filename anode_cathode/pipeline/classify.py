@@ -7,7 +7,8 @@ from typing import Any
 
 from anode_cathode.config import config_hash
 from anode_cathode.core.files import PathArg
-from anode_cathode.data.io import read_attrs, read_table, read_tables, write_tables
+from anode_cathode.data.io import read_attrs, read_tables, write_tables
+from anode_cathode.data.pseudo import read_spurious
 from anode_cathode.data.regions import Window
 
 __all__ = ["train"]
@@ -45,9 +46,7 @@ def train(
     window = Window.from_dict(attrs["window"])
     tables = read_tables(split_file)
     if spurious is not None and score_data:
-        columns = list(dict.fromkeys([*cfg["features"], "mjj", "fold"]))
-        sample = read_table(spurious, "spurious", columns)
-        tables["spurious"] = sample[window.in_range(sample["mjj"].to_numpy())]
+        tables["spurious"] = read_spurious(spurious, cfg["features"], window)
     if samples:
         per_fold = [read_tables(p)["samples"] for p in samples]
         tables["samples"] = per_fold[0] if len(per_fold) == 1 else per_fold

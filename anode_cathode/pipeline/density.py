@@ -20,6 +20,7 @@ from anode_cathode.core.files import PathArg, write_json
 from anode_cathode.core.registry import DENSITY
 from anode_cathode.core.seeds import derive_seed
 from anode_cathode.data.io import read_attrs, read_tables, write_csv, write_tables
+from anode_cathode.data.pseudo import read_spurious
 from anode_cathode.data.regions import Window
 
 __all__ = ["flow_diagnostics", "flow_inputs", "sample", "score_anode", "train_flows"]
@@ -246,9 +247,10 @@ def score_anode(
     seeds: Sequence[int],
     outs: Sequence[PathArg],
     score_data: bool = True,
+    spurious: PathArg | None = None,
 ) -> None:
     """ANODE density-ratio scores of the test set and (out of fold, with ``score_data``) of the
-    data, per seed.
+    data, per seed; with ``spurious`` (calibration) also of the independent background sample.
 
     ``flows_sr`` holds the SR flows seed by seed (the k folds of ``seeds[0]``, then those of
     ``seeds[1]``, …); ``outs`` one file per seed. One process scores all seeds: the tables and
@@ -266,6 +268,8 @@ def score_anode(
         )
     window = _window(split_file)
     tables = read_tables(split_file)
+    if spurious is not None and score_data:
+        tables["spurious"] = read_spurious(spurious, cfg["features"], window)
     sb = [ConditionalFlow.load(p) for p in flows_sb]
     for i, (seed, out) in enumerate(zip(seeds, outs, strict=True)):
         sr = [ConditionalFlow.load(p) for p in flows_sr[i * k : (i + 1) * k]]

@@ -131,10 +131,16 @@ def folds_arg():
     return " ".join(str(f) for f in range(config["splits"]["folds"]))
 
 
+def spurious_input(wildcards=None):
+    """The calibration's spurious-signal sample, which every selection is also applied to."""
+    if config["calibration"]["enabled"] and config["bumphunt"]["enabled"]:
+        return {"spurious": SPURIOUS}
+    return {}
+
+
 def classifier_inputs(wildcards):
     inputs = {"split": f"{RES}/{wildcards.inj}/{wildcards.window}/split.h5"}
-    if config["calibration"]["enabled"] and config["bumphunt"]["enabled"]:
-        inputs["spurious"] = SPURIOUS  # every selection is also applied to it
+    inputs.update(spurious_input())
     if wildcards.method == "cathode":
         inputs["samples"] = fold_files(
             wildcards.inj, wildcards.window, "cathode/fold{fold}/samples.h5"

@@ -112,6 +112,7 @@ rule score_anode:
             seed=config["seeds"],
             fold=range(config["splits"]["folds"]),
         ),
+        **spurious_input(),
     output:
         expand(
             f"{RES}/{{{{inj}}}}/{{{{window}}}}/anode/density/seed{{seed}}/scores.h5",
@@ -121,6 +122,7 @@ rule score_anode:
         cfg=cfg_json("device", "features"),
         seeds=seeds_arg(),
         score_data=score_data_arg(),
+        spurious=lambda w, input: files_arg("--spurious", input.get("spurious", [])),
     log:
         f"{RES}/{{inj}}/{{window}}/anode/density/score.log",
     benchmark:
@@ -135,4 +137,4 @@ rule score_anode:
     shell:
         "anode-cathode score-anode --config {params.cfg:q} --threads {threads} "
         "--split {input.split} --flows-sb {input.flows_sb} --flows-sr {input.flows_sr} "
-        "--seed {params.seeds} {params.score_data} --out {output} > {log} 2>&1"
+        "--seed {params.seeds} {params.score_data} {params.spurious} --out {output} > {log} 2>&1"
