@@ -45,7 +45,7 @@ class OutputError(OSError):
 _OUTPUT_FIXES = {
     errno.ENOSPC: "the disk is full: free space or point the results elsewhere",
     errno.EDQUOT: "the disk quota is exceeded: free space or point the results elsewhere",
-    errno.EROFS: "the file system is read-only: run from a writable directory",
+    errno.EROFS: "the file system is read-only: remount it writable or run elsewhere",
     errno.EACCES: "permission denied: make the directory writable or run elsewhere",
     errno.EPERM: "operation not permitted: make the directory writable or run elsewhere",
 }
