@@ -293,6 +293,18 @@ def test_batchnorm_refresh_makes_eval_match_training_mode(refresh):
         refresh_batchnorm(net, z, c)
 
 
+def test_batchnorm_refresh_on_a_subset_matches_the_full_refresh():
+    """Batch-norm statistics from a random tenth of the events give the same densities."""
+    X, m = toy(20_000, seed=15)
+    X_val, m_val = toy(2000, seed=16)
+    full = tiny_flow(epochs=2).fit(X, m, X_val, m_val)
+    part = tiny_flow(epochs=2, refresh_batchnorm_events=2000).fit(X, m, X_val, m_val)
+    assert not np.array_equal(full.val_losses_, part.val_losses_)  # the subset was used
+    np.testing.assert_allclose(part.val_losses_, full.val_losses_, atol=0.01)
+    with pytest.raises(ValueError, match="refresh_batchnorm_events"):
+        tiny_flow(refresh_batchnorm_events=0).fit(X, m, X_val, m_val)
+
+
 def test_scale_learning_rate():
     assert scale_learning_rate(1e-4, 256) == pytest.approx(1e-4)
     assert scale_learning_rate(1e-4, 1024, rule="linear") == pytest.approx(4e-4)

@@ -75,7 +75,9 @@ class ConditionalFlow(BaseEstimator):
     early_stopping_patience
         Stop after this many epochs without a lower validation loss (``None``: never).
     refresh_batchnorm
-        Recompute batch-norm statistics on the whole training set after every epoch.
+        Recompute batch-norm statistics on the training set after every epoch.
+    refresh_batchnorm_events
+        Recompute them on this many training events (a fixed random subset; ``None``: all).
     margin
         Range margin of the :class:`~anode_cathode.density.preprocessing.LogitPreprocessor`.
     compile
@@ -132,6 +134,7 @@ class ConditionalFlow(BaseEstimator):
         validation_fraction: float = 0.2,
         early_stopping_patience: int | None = None,
         refresh_batchnorm: bool = True,
+        refresh_batchnorm_events: int | None = None,
         margin: float = 0.01,
         compile: bool = False,
         device: str = "auto",
@@ -155,6 +158,7 @@ class ConditionalFlow(BaseEstimator):
         self.validation_fraction = validation_fraction
         self.early_stopping_patience = early_stopping_patience
         self.refresh_batchnorm = refresh_batchnorm
+        self.refresh_batchnorm_events = refresh_batchnorm_events
         self.margin = margin
         self.compile = compile
         self.device = device
@@ -173,6 +177,11 @@ class ConditionalFlow(BaseEstimator):
             raise ValueError(f"transform must be one of {TRANSFORMS}, got {self.transform!r}")
         if not self.learning_rate > 0 or self.weight_decay < 0:
             raise ValueError("learning_rate must be > 0 and weight_decay >= 0")
+        if self.refresh_batchnorm_events is not None and int(self.refresh_batchnorm_events) < 1:
+            raise ValueError(
+                "refresh_batchnorm_events must be None or at least 1, "
+                f"got {self.refresh_batchnorm_events}"
+            )
         if need_split and not 0.0 < self.validation_fraction < 1.0:
             raise ValueError(
                 "validation_fraction must be in (0, 1) without X_val, "
@@ -269,6 +278,7 @@ class ConditionalFlow(BaseEstimator):
                 n_best=int(self.n_best_epochs),
                 early_stopping_patience=self.early_stopping_patience,
                 refresh_batchnorm_stats=bool(self.refresh_batchnorm),
+                refresh_events=self.refresh_batchnorm_events,
                 device=self.device_,
                 seed=batch_seed,
                 compile=bool(self.compile),

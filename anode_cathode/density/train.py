@@ -190,6 +190,7 @@ def train_density(
     n_best: int = 10,
     early_stopping_patience: int | None = None,
     refresh_batchnorm_stats: bool = True,
+    refresh_events: int | None = None,
     device: torch.device | str = "cpu",
     seed: int = 0,
     checkpoint_dir: str | os.PathLike | None = None,
@@ -221,6 +222,11 @@ def train_density(
     refresh_batchnorm_stats
         After every epoch, set batch-norm running statistics to exact training-set values with
         :func:`refresh_batchnorm` (before the validation loss is computed).
+    refresh_events
+        Refresh on this many training events, a fixed random subset drawn once (``None``: all).
+        The statistics are means and variances of a few features, so 2·10⁵ events fix them to
+        ~0.2 % of a standard deviation, while the full pass over a large sideband costs a
+        quarter of every CPU epoch.
     device
         Where to train.
     seed
@@ -261,8 +267,14 @@ def train_density(
         nll = (full_batch if xb.shape[0] == bs else nll_sum)(xb, cb)
         return nll / xb.shape[0], nll
 
+    x_bn, c_bn = x, c
+    if refresh_events is not None and int(refresh_events) < x.shape[0]:
+        gen = torch.Generator().manual_seed(int(seed) + 1)  # not the batch-order stream
+        rows = torch.randperm(x.shape[0], generator=gen)[: int(refresh_events)].to(dev)
+        x_bn, c_bn = x[rows], (None if c is None else c[rows])
+
     def refresh(_: float) -> None:
-        refresh_batchnorm(model, x, c, chunk_size)
+        refresh_batchnorm(model, x_bn, c_bn, chunk_size)
 
     return train_epochs(
         model,
