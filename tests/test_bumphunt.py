@@ -414,14 +414,18 @@ def test_background_only_toys_calibrate_local_and_global_pvalues():
 def _flaky_toy_refits(monkeypatch: pytest.MonkeyPatch, every: int) -> None:
     """Make every ``every``-th toy refit fail; the nominal fits are left alone."""
     calls = itertools.count()
-    real = toys_module.choose_fit
 
-    def flaky(*args, **kwargs):
-        if next(calls) % every == 0:
-            raise ValueError("fake toy fit failure")
-        return real(*args, **kwargs)
+    def flaky(real):
+        def fit(*args, **kwargs):
+            if next(calls) % every == 0:
+                raise ValueError("fake toy fit failure")
+            return real(*args, **kwargs)
 
-    monkeypatch.setattr(toys_module, "choose_fit", flaky)
+        return fit
+
+    # the toys refit with the F-test choice or with the configured function
+    for name in ("choose_fit", "fit_dijet"):
+        monkeypatch.setattr(toys_module, name, flaky(getattr(toys_module, name)))
 
 
 def test_more_than_five_percent_failed_toy_fits_raise(monkeypatch):

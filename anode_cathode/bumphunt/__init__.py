@@ -1,7 +1,9 @@
 """Bump hunt in mjj after anomaly-score cuts (docs/bumphunt.md).
 
-* :mod:`~anode_cathode.bumphunt.functions` – dijet function, binned Poisson fits
-  (:func:`fit_dijet`, :func:`choose_fit` by F-test) and the SR prediction (:func:`predict`).
+* :mod:`~anode_cathode.bumphunt.functions` – dijet (3, 4, 5 parameters) and UA2 functions,
+  binned Poisson fits (:func:`fit_dijet`, :func:`choose_fit` by F-test) and the SR prediction
+  (:func:`predict`); :mod:`~anode_cathode.bumphunt.bias` – bias tests across the functions and
+  fit-range variation.
 * :mod:`~anode_cathode.bumphunt.significance` – local significance with a Gaussian-constrained
   background (:func:`local_significance`), Asimov Z, global p-values from toys
   (:func:`global_pvalue`), the trials-factor bound (:func:`trials_factor_pvalue`) and the

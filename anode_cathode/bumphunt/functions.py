@@ -1,15 +1,22 @@
-"""Smooth dijet background function and its binned Poisson maximum-likelihood fit.
+"""Smooth dijet background functions and their binned Poisson maximum-likelihood fit.
 
-One idea (the function, its integrals, fit and prediction), hence one module despite its length.
+One idea (the functions, their integrals, fit and prediction), hence one module despite its
+length.
 
-The standard dijet function (docs/bumphunt.md) is
+Two families of smooth falling shapes (docs/bumphunt.md), both log-linear in their shape
+parameters, so one fit serves both:
 
-    f(x) = p0 (1 - x)^p1 / x^(p2 + p3 ln x),    x = mjj / sqrt(s),  sqrt(s) = 13 TeV,
+* the standard dijet function with 3, 4 or 5 parameters (``family="dijet"``),
 
-with p3 = 0 for the 3-parameter version. The fit compares the function *integrated over each
-bin* (Gauss–Legendre quadrature) with the observed counts through the Poisson deviance.
+      f(x) = p0 (1 - x)^p1 / x^(p2 + p3 ln x + p4 ln² x),   x = mjj / sqrt(s),  sqrt(s) = 13 TeV,
 
-Parametrisation used by the fit (``DijetFit.params``): ``(ln nu, p1, p2[, p3])`` where ``nu`` is
+  with p3 = p4 = 0 (3 parameters) or p4 = 0 (4 parameters);
+* the UA2 form (``family="ua2"``, 4 parameters), f(x) = p0 x^(-p1) exp(-p2 x - p3 x²).
+
+The fit compares the function *integrated over each bin* (Gauss–Legendre quadrature) with the
+observed counts through the Poisson deviance.
+
+Parametrisation used by the fit (``DijetFit.params``): ``(ln nu, p1, p2, ...)`` where ``nu`` is
 the expected number of events in the fitted bins. At the maximum ``nu`` equals the observed
 number of events in those bins and is uncorrelated with the shape, which makes the fit much more
 stable than fitting ``p0`` directly; ``p0`` is recovered by :meth:`DijetFit.physics_params`.
@@ -43,6 +50,7 @@ from scipy.stats import chi2 as chi2_dist
 from scipy.stats import f as f_dist
 
 __all__ = [
+    "FAMILIES",
     "SQRT_S_TEV",
     "DijetFit",
     "bin_integrals",
@@ -50,13 +58,53 @@ __all__ = [
     "dijet_density",
     "fit_dijet",
     "ftest_pvalue",
+    "parse_fit_model",
     "predict",
 ]
 
 #: Collider energy used to build x = mjj / sqrt(s).
 SQRT_S_TEV = 13.0
 _N_NODES = 5  # Gauss–Legendre nodes per bin
-_SHAPE_NAMES = ("p1", "p2", "p3")
+_SHAPE_NAMES = ("p1", "p2", "p3", "p4")
+
+#: Function families and the numbers of parameters (normalisation included) each allows.
+FAMILIES = {"dijet": (3, 4, 5), "ua2": (4,)}
+#: Start values of the shape parameters (overridden by a linear fit of the log density).
+_STARTS = {"dijet": (10.0, 5.0, 0.0, 0.0), "ua2": (5.0, 10.0, 0.0)}
+_STEPS = {"dijet": (1.0, 0.2, 0.05, 0.01), "ua2": (0.2, 1.0, 1.0)}
+
+
+def _check_family(family: str, n_params: int) -> None:
+    if family not in FAMILIES:
+        raise ValueError(f"family must be one of {sorted(FAMILIES)}, got {family!r}")
+    if n_params not in FAMILIES[family]:
+        allowed = " or ".join(str(n) for n in FAMILIES[family])
+        raise ValueError(f"the {family} function takes {allowed} parameters, got {n_params}")
+
+
+def _basis(x: np.ndarray, family: str, n_shape: int) -> np.ndarray:
+    """Basis functions of the log-shape: ln f = ln p0 + basis(x) @ shape; shape (..., n_shape)."""
+    if family == "ua2":
+        terms = [-np.log(x), -x, -(x**2)]
+    else:
+        lx = np.log(x)
+        terms = [np.log1p(-x), -lx, -(lx**2), -(lx**3)]
+    return np.stack(terms[:n_shape], axis=-1)
+
+
+def parse_fit_model(fit_model: str) -> tuple[str, int]:
+    """``(family, n_params)`` of a configured ``bumphunt.fit_model`` other than ``"ftest"``.
+
+    Examples
+    --------
+    >>> parse_fit_model("4"), parse_fit_model("ua2")
+    (('dijet', 4), ('ua2', 4))
+    """
+    if fit_model == "ua2":
+        return "ua2", 4
+    if fit_model in ("3", "4", "5"):
+        return "dijet", int(fit_model)
+    raise ValueError(f"fit_model must be 'ftest', '3', '4', '5' or 'ua2', got {fit_model!r}")
 
 
 def _check_edges(edges: np.ndarray) -> np.ndarray:
@@ -76,19 +124,16 @@ def _check_edges(edges: np.ndarray) -> np.ndarray:
 
 
 class _Model:
-    """Bin integrals of the dijet shape and their derivatives, for fixed bin edges."""
+    """Bin integrals of a shape family and their derivatives, for fixed bin edges."""
 
-    def __init__(self, edges: np.ndarray, n_params: int) -> None:
-        if n_params not in (3, 4):
-            raise ValueError(f"n_params must be 3 or 4, got {n_params}")
-        self.n_params = n_params
+    def __init__(self, edges: np.ndarray, n_params: int, family: str = "dijet") -> None:
+        _check_family(family, n_params)
+        self.n_params, self.family = n_params, family
         nodes, weights = np.polynomial.legendre.leggauss(_N_NODES)
         lo, hi = edges[:-1, None] / SQRT_S_TEV, edges[1:, None] / SQRT_S_TEV
         x = 0.5 * (hi + lo) + 0.5 * (hi - lo) * nodes  # (n_bins, n_nodes)
         self.weights = 0.5 * (hi - lo) * weights
-        lx = np.log(x)
-        basis = [np.log1p(-x), -lx, -(lx**2)]
-        self.basis = np.stack(basis[: n_params - 1], axis=-1)  # (n_bins, n_nodes, n_shape)
+        self.basis = _basis(x, family, n_params - 1)  # (n_bins, n_nodes, n_shape)
 
     def integrals(self, shape: np.ndarray, shift_mask: np.ndarray) -> tuple[np.ndarray, float]:
         """Bin integrals of exp(basis @ shape - shift), shift = max of the log over the bins
@@ -132,8 +177,8 @@ class _Model:
 
 
 @functools.lru_cache(maxsize=64)
-def _cached_model(edges: tuple[float, ...], n_params: int) -> _Model:
-    return _Model(np.asarray(edges), n_params)
+def _cached_model(edges: tuple[float, ...], n_params: int, family: str = "dijet") -> _Model:
+    return _Model(np.asarray(edges), n_params, family)
 
 
 class _Deviance:
@@ -178,16 +223,17 @@ class _Deviance:
 
 @dataclass(frozen=True, eq=False)
 class DijetFit:
-    """Result of a binned Poisson fit of the dijet function.
+    """Result of a binned Poisson fit of a dijet-spectrum function.
 
     Attributes
     ----------
     params
-        ``(ln nu, p1, p2[, p3])``; ``nu`` = expected events in the fit bins.
+        ``(ln nu, p1, p2, ...)``; ``nu`` = expected events in the fit bins.
     covariance
         HESSE covariance of ``params``.
     n_params
-        3 or 4.
+        Number of parameters (normalisation included): 3, 4 or 5 for the dijet function, 4
+        for UA2.
     edges, counts, fit_mask
         The binned input; ``fit_mask`` selects the bins used in the fit.
     expected
@@ -201,6 +247,8 @@ class DijetFit:
     ftest_pvalue
         Set by :func:`choose_fit`: p-value of the F-test of 3 against 4 parameters (NaN when
         the test could not be made).
+    family
+        ``"dijet"`` or ``"ua2"`` (:data:`FAMILIES`).
     """
 
     params: np.ndarray
@@ -216,10 +264,11 @@ class DijetFit:
     gof_pvalue: float
     valid: bool
     ftest_pvalue: float = math.nan
+    family: str = "dijet"
 
     @property
     def _model(self) -> _Model:
-        return _cached_model(tuple(self.edges.tolist()), self.n_params)
+        return _cached_model(tuple(self.edges.tolist()), self.n_params, self.family)
 
     @property
     def errors(self) -> np.ndarray:
@@ -227,16 +276,15 @@ class DijetFit:
         return np.sqrt(np.diag(self.covariance))
 
     def physics_params(self) -> np.ndarray:
-        """``(p0, p1, p2, p3)`` of f(x) = p0 (1-x)^p1 / x^(p2 + p3 ln x) as counts per unit x."""
+        """``(p0, p1, ...)`` of the fitted function (module docstring) as counts per unit x."""
         shape = self.params[1:]
         integ, shift = self._model.integrals(shape, self.fit_mask)
         log_p0 = self.params[0] - math.log(integ[self.fit_mask].sum()) - shift
-        p3 = shape[2] if self.n_params == 4 else 0.0
-        return np.array([math.exp(log_p0), shape[0], shape[1], p3])
+        return np.array([math.exp(log_p0), *shape])
 
     def density(self, mjj: np.ndarray) -> np.ndarray:
         """Fitted function at ``mjj`` (TeV) as expected counts per TeV (for smooth curves)."""
-        return dijet_density(mjj, self.physics_params())
+        return dijet_density(mjj, self.physics_params(), self.family)
 
 
 def _check_inputs(
@@ -261,8 +309,8 @@ def _start(model: _Model, edges: np.ndarray, counts: np.ndarray, fit_mask: np.nd
     """Start values and step sizes from a weighted linear fit of ln(density) in the bins."""
     n_shape = model.n_params - 1
     use = fit_mask & (counts > 0)
-    theta = np.array([math.log(counts[fit_mask].sum()), 10.0, 5.0, 0.0][: model.n_params])
-    steps = np.array([0.01, 1.0, 0.2, 0.05][: model.n_params])
+    theta = np.array([math.log(counts[fit_mask].sum()), *_STARTS[model.family][:n_shape]])
+    steps = np.array([0.01, *_STEPS[model.family][:n_shape]])
     if use.sum() > n_shape + 1:
         centre = model.basis[:, _N_NODES // 2, :]
         design = np.column_stack([np.ones(use.sum()), centre[use]])
@@ -286,8 +334,9 @@ def fit_dijet(
     n_params: int = 3,
     *,
     start: Sequence[float] | np.ndarray | None = None,
+    family: str = "dijet",
 ) -> DijetFit:
-    """Binned Poisson maximum-likelihood fit of the dijet function (iminuit MIGRAD + HESSE).
+    """Binned Poisson maximum-likelihood fit of a dijet-spectrum function (MIGRAD + HESSE).
 
     Parameters
     ----------
@@ -299,10 +348,12 @@ def fit_dijet(
         Boolean mask of the bins used in the fit (e.g. the fit range without the SR); at least
         ``n_params + 2`` bins.
     n_params
-        3 (p3 = 0) or 4.
+        Number of parameters: 3, 4 or 5 for the dijet function, 4 for UA2.
     start
-        Optional starting ``(ln nu, p1, p2[, p3])`` (warm start, e.g. from a nominal fit); the
+        Optional starting ``(ln nu, p1, p2, ...)`` (warm start, e.g. from a nominal fit); the
         normalisation is always restarted at the observed count.
+    family
+        ``"dijet"`` (default) or ``"ua2"``, see the module docstring.
 
     Returns
     -------
@@ -315,14 +366,14 @@ def fit_dijet(
         to a valid minimum with a finite covariance.
     """
     edges, counts, fit_mask = _check_inputs(edges, counts, fit_mask)
-    if n_params not in (3, 4):
-        raise ValueError(f"n_params must be 3 or 4, got {n_params}")
-    model = _cached_model(tuple(edges.tolist()), n_params)
+    _check_family(family, n_params)
+    model = _cached_model(tuple(edges.tolist()), n_params, family)
+    what = f"{n_params}-parameter {family} fit"
     need = n_params + 2
     n_fit = int(fit_mask.sum())
     if n_fit < need:
         raise ValueError(
-            f"only {n_fit} fit bins for a {n_params}-parameter dijet fit (need >= {need}): "
+            f"only {n_fit} fit bins for a {what} (need >= {need}): "
             "widen the fit range, use narrower bins or fewer parameters"
         )
     n_events = counts[fit_mask].sum()
@@ -355,14 +406,14 @@ def fit_dijet(
         m.migrad()
     if not m.valid:
         raise ValueError(
-            f"{n_params}-parameter dijet fit did not converge (edm {m.fmin.edm:.3g}): "
+            f"{what} did not converge (edm {m.fmin.edm:.3g}): "
             "check the spectrum (falling, above the trigger turn-on) or use fewer parameters"
         )
     m.hesse()
     params = np.array(m.values)
     cov = np.array(m.covariance)
     if not (np.all(np.isfinite(params)) and np.all(np.isfinite(cov))):
-        raise ValueError(f"{n_params}-parameter dijet fit gave non-finite parameters/covariance")
+        raise ValueError(f"{what} gave non-finite parameters/covariance")
     mu = model.expected(params, fit_mask)[0]
     n = counts[fit_mask]
     deviance = 2.0 * float(np.sum(mu[fit_mask] - n + xlogy(n, n / mu[fit_mask])))
@@ -382,6 +433,7 @@ def fit_dijet(
         ndf=ndf,
         gof_pvalue=gof,
         valid=bool(m.valid and m.fmin.has_accurate_covar),
+        family=family,
     )
 
 
@@ -454,24 +506,27 @@ def predict(fit: DijetFit, bin_mask: Sequence[bool] | np.ndarray) -> tuple[float
     return b, math.sqrt(max(var, 0.0))
 
 
-def dijet_density(mjj: np.ndarray, params: Sequence[float] | np.ndarray) -> np.ndarray:
-    """f(mjj / sqrt(s)) / sqrt(s): the dijet function as counts per TeV at ``mjj`` (TeV).
+def dijet_density(
+    mjj: np.ndarray, params: Sequence[float] | np.ndarray, family: str = "dijet"
+) -> np.ndarray:
+    """f(mjj / sqrt(s)) / sqrt(s): the function as counts per TeV at ``mjj`` (TeV).
 
-    ``params`` are the physics parameters ``(p0, p1, p2[, p3])``, see
+    ``params`` are the physics parameters ``(p0, p1, ...)``, see
     :meth:`DijetFit.physics_params`.
     """
-    p = np.zeros(4)
-    p[: len(params)] = params
+    params = np.asarray(params, dtype=np.float64)
+    _check_family(family, params.size)
     x = np.asarray(mjj, dtype=np.float64) / SQRT_S_TEV
-    lx = np.log(x)
-    return p[0] / SQRT_S_TEV * np.exp(p[1] * np.log1p(-x) - (p[2] + p[3] * lx) * lx)
+    return params[0] / SQRT_S_TEV * np.exp(_basis(x, family, params.size - 1) @ params[1:])
 
 
-def bin_integrals(edges: Sequence[float] | np.ndarray, params: Sequence[float]) -> np.ndarray:
-    """Integral of f over each bin for physics parameters ``(p0, p1, p2[, p3])`` (x units)."""
+def bin_integrals(
+    edges: Sequence[float] | np.ndarray, params: Sequence[float], family: str = "dijet"
+) -> np.ndarray:
+    """Integral of f over each bin for physics parameters ``(p0, p1, ...)`` (x units)."""
     edges = _check_edges(np.asarray(edges))
     params = np.asarray(params, dtype=np.float64)
-    if params.shape not in ((3,), (4,)):
-        raise ValueError("params must be (p0, p1, p2) or (p0, p1, p2, p3)")
-    model = _Model(edges, params.size)
+    if params.ndim != 1:
+        raise ValueError("params must be a 1-d sequence (p0, p1, ...)")
+    model = _Model(edges, params.size, family)
     return params[0] * np.sum(model.weights * np.exp(model.basis @ params[1:]), axis=1)

@@ -54,7 +54,8 @@ def plot_spectrum(results: Sequence[CutResult], path: str | os.PathLike, title: 
         width = np.diff(edges)
         fine = np.linspace(edges[0], edges[-1], 400)
         ax.plot(fine, res.density(fine) * width.mean(), color=color, lw=1.5)
-        label = rf"{_eff_label(res.efficiency)}: $Z$ = {res.z:.1f} ({res.n_params} par.)"
+        function = "UA2" if res.family == "ua2" else f"{res.n_params} par."
+        label = rf"{_eff_label(res.efficiency)}: $Z$ = {res.z:.1f} ({function})"
         ax.errorbar(centres, counts, yerr=np.sqrt(counts), fmt="o", ms=3, color=color, label=label)
         pull = np.divide(
             counts - expected, np.sqrt(expected), where=expected > 0, out=np.zeros_like(expected)

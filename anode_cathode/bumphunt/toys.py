@@ -105,7 +105,7 @@ def background_toys(
         everything = np.ones_like(sr)
         truth = configured_fit(edges, counts, everything, res.fit_model, res.alpha)
         starts = {truth.n_params: truth.params}
-        for n in (3, 4):
+        for n in (3, 4) if res.fit_model == "ftest" else ():
             if n not in starts:
                 with contextlib.suppress(ValueError):
                     starts[n] = fit_dijet(edges, counts, everything, n, start=None).params
@@ -118,7 +118,12 @@ def background_toys(
                     )
                 else:
                     fit = fit_dijet(
-                        edges, toy, fit_mask, res.n_params, start=starts.get(res.n_params)
+                        edges,
+                        toy,
+                        fit_mask,
+                        res.n_params,
+                        start=starts.get(res.n_params),
+                        family=res.family,
                     )
                 b, sigma_b = predict(fit, sr)
                 n_sr = float(toy[sr].sum())

@@ -25,6 +25,7 @@ from anode_cathode.bumphunt.functions import (
     choose_fit,
     dijet_density,
     fit_dijet,
+    parse_fit_model,
     predict,
 )
 from anode_cathode.bumphunt.significance import local_significance
@@ -61,9 +62,10 @@ class CutResult:
 
     ``counts``/``expected`` are the post-cut histogram and the sideband fit's expectation in
     every bin (``fit_mask``: bins used in the fit, ``sr_mask``: SR bins). ``params`` /
-    ``covariance`` are the fit's ``(ln nu, p1, p2[, p3])``, ``physics_params`` its
-    ``(p0, p1, p2, p3)``. ``z``/``p0`` follow the discovery convention (0 / 0.5 for a deficit),
-    ``z_signed``/``p_signed`` keep the sign (uniform p under the background-only hypothesis).
+    ``covariance`` are the fit's ``(ln nu, p1, p2, ...)``, ``physics_params`` its
+    ``(p0, p1, p2, ...)`` for the function ``family``. ``z``/``p0`` follow the discovery
+    convention (0 / 0.5 for a deficit), ``z_signed``/``p_signed`` keep the sign (uniform p
+    under the background-only hypothesis).
     """
 
     window: Window
@@ -98,6 +100,7 @@ class CutResult:
     # fitted the same way, scaled to the data: the selection's spurious signal
     spurious_signal: float = math.nan
     spurious_variance: float = math.nan
+    family: str = "dijet"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (lists, floats; ±inf/NaN as strings) for ``json.dump``."""
@@ -122,20 +125,21 @@ class CutResult:
 
     def density(self, mjj: np.ndarray) -> np.ndarray:
         """Fitted background as counts per TeV at ``mjj`` (smooth curve for plots)."""
-        return dijet_density(mjj, self.physics_params)
+        return dijet_density(mjj, self.physics_params, self.family)
 
 
 def configured_fit(
     edges: np.ndarray, counts: np.ndarray, fit_mask: np.ndarray, fit_model: str, alpha: float
 ) -> DijetFit:
-    """The configured fit: ``fit_model`` parameters (``"3"``/``"4"``) or the F-test choice.
+    """The configured fit: a function (``"3"``, ``"4"``, ``"5"`` parameter dijet, ``"ua2"``)
+    or the F-test choice between 3 and 4 dijet parameters (``"ftest"``).
 
     Parameters
     ----------
     edges, counts, fit_mask
         Bin edges (TeV), counts per bin and the bins to fit.
     fit_model
-        ``"ftest"``, ``"3"`` or ``"4"``.
+        ``"ftest"``, ``"3"``, ``"4"``, ``"5"`` or ``"ua2"``.
     alpha
         F-test level (used with ``"ftest"`` only).
 
@@ -146,7 +150,8 @@ def configured_fit(
     """
     if fit_model == "ftest":
         return choose_fit(edges, counts, fit_mask, alpha)
-    return fit_dijet(edges, counts, fit_mask, int(fit_model))
+    family, n_params = parse_fit_model(fit_model)
+    return fit_dijet(edges, counts, fit_mask, n_params, family=family)
 
 
 def spurious_signal(
@@ -214,6 +219,7 @@ def _cut_result(
         covariance=fit.covariance.tolist(),
         physics_params=fit.physics_params().tolist(),
         n_params=fit.n_params,
+        family=fit.family,
         ftest_pvalue=fit.ftest_pvalue,
         deviance=fit.deviance,
         chi2=fit.chi2,
@@ -242,7 +248,7 @@ def window_bumphunt(
     bin_width: float,
     efficiencies: Sequence[float] = (1.0, 0.1, 0.01, 0.001),
     alpha: float = 0.05,
-    fit_model: str = "ftest",
+    fit_model: str = "4",
 ) -> list[CutResult]:
     """Bump hunt in one SR window for each score-cut efficiency.
 
