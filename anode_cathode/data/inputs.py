@@ -11,6 +11,7 @@ import pandas as pd
 
 from anode_cathode.data.features import compute_features
 from anode_cathode.data.lhco import read_lhco
+from anode_cathode.data.selection import select_events
 
 __all__ = ["read_inputs"]
 
@@ -60,6 +61,18 @@ def _check_not_empty(raw: pd.DataFrame, source: str) -> None:
         raise ValueError(f"{source}: the input holds 0 events; point the config at the data files")
 
 
+def _selected(raw: pd.DataFrame, data: Mapping[str, Any], source: str) -> pd.DataFrame:
+    """:func:`~anode_cathode.data.selection.select_events`; an error if nothing is left."""
+    out = select_events(raw, data["max_delta_y"], source=source)
+    if len(out) == 0:
+        raise ValueError(
+            f"{source}: no event passes the selection (every tau_N > 0, |delta y| < "
+            f"data.max_delta_y = {data['max_delta_y']}); loosen data.max_delta_y or check the "
+            "substructure columns"
+        )
+    return out
+
+
 def _check_units(features: pd.DataFrame, source: str, unit_fix: str) -> None:
     """Fail at read time when the energies are not in GeV (feature masses are in TeV)."""
     m_jet = np.concatenate([features["mj1"], features["mj1"] + features["delta_mj"]])
@@ -101,10 +114,12 @@ def read_inputs(
         source, extra_source = str(events_path), str(extra_path)
     unit_fix = _unit_fix(data)
     _check_not_empty(raw, source)
+    raw = _selected(raw, data, source)
     events = compute_features(raw, source=source)
     _check_units(events, source, unit_fix)
     if raw_extra is not None:
         _check_not_empty(raw_extra, extra_source)
+        raw_extra = _selected(raw_extra, data, extra_source)
         extra = compute_features(raw_extra, source=extra_source)
         _check_units(extra, extra_source, unit_fix)
         if "label" in extra and (extra["label"] != 0).any():

@@ -31,6 +31,7 @@ import pandas as pd
 from anode_cathode.core.files import PathArg
 from anode_cathode.core.seeds import derive_seed
 from anode_cathode.data.io import read_table
+from anode_cathode.data.selection import select_events
 from anode_cathode.data.splits import assign_folds, inject_signal
 
 __all__ = ["is_exact", "null_tables", "read_spurious", "spurious_table"]
@@ -57,7 +58,8 @@ def _builtin_events(cfg: Mapping[str, Any], n_bkg: int, n_sig: int, seed: int) -
     from anode_cathode.data.generate import GeneratorParams, generate_events
 
     params = GeneratorParams.from_dict(cfg["data"]["builtin"]["params"])
-    return compute_features(generate_events(n_bkg, n_sig, seed, params), source="generator")
+    raw = select_events(generate_events(n_bkg, n_sig, seed, params), cfg["data"]["max_delta_y"])
+    return compute_features(raw, source="generator")
 
 
 def null_tables(
@@ -91,7 +93,9 @@ def null_tables(
             tuple(b["extra_mjj_range"]),
             GeneratorParams.from_dict(b["params"]),
         )
-        extra = compute_features(raw_extra, source="generator")
+        extra = compute_features(
+            select_events(raw_extra, cfg["data"]["max_delta_y"]), source="generator"
+        )
         extra["label"] = 0.0
         reference = _reference_window(cfg)
         return inject_signal(events, extra, null_cfg, reference)
