@@ -10,7 +10,12 @@ import pytest
 
 from anode_cathode.data.regions import Window
 from anode_cathode.methods import cathode, cwola, fit_and_score, idealized, supervised
-from anode_cathode.methods.anode import density_ratio, flow_training_data, score_tables
+from anode_cathode.methods.anode import (
+    OUTSIDE_SUPPORT,
+    density_ratio,
+    flow_training_data,
+    score_tables,
+)
 
 SR = Window(3.3, 3.7, strip=0.2)
 FEATURES = ["mj1", "delta_mj", "tau21j1", "tau21j2"]
@@ -147,10 +152,10 @@ def test_anode_ratio_and_support_handling():
     score = density_ratio(sr, sb, X, m)
     assert np.isfinite(score).all()
     assert score[1] > score[0]  # closer to the SR density
-    assert score[2] == score.max()  # outside the SB support: most anomalous
-    sr_small = GaussFlow(hi=2.0)
-    score = density_ratio(sr_small, GaussFlow(), X, m)
-    assert score[1] == score.min() and score[2] == score.min()  # outside the SR support
+    # outside either flow's support the ratio is not estimable: below every real score
+    assert score[2] == OUTSIDE_SUPPORT < score[:2].min()
+    score = density_ratio(GaussFlow(hi=2.0), GaussFlow(), X, m)
+    assert score[1] == score[2] == OUTSIDE_SUPPORT and score[0] > OUTSIDE_SUPPORT
 
 
 def test_anode_scores_data_out_of_fold(toy_events, toy_extra):
@@ -166,12 +171,14 @@ def test_anode_scores_data_out_of_fold(toy_events, toy_extra):
         m = np.full(sel.sum(), 3.5)
         expected = density_ratio(flows_sr[f], flows_sb[f], d.loc[sel, FEATURES].to_numpy(), m)
         np.testing.assert_allclose(out["data"]["score"].to_numpy()[sel], expected)
-    # the test set gets the mean over the fold pairs, at its own masses
+    # the test set gets the mean over the fold pairs, at the SR centre like the data: one
+    # score definition, so the SIC curve describes the bump hunt's cut
     t = tables["test"]
-    x, m = t[FEATURES].to_numpy(), t["mjj"].to_numpy()
+    x, m = t[FEATURES].to_numpy(), np.full(len(t), 3.5)
     pairs = zip(flows_sr, flows_sb, strict=True)
     expected = np.mean([density_ratio(r, b, x, m) for r, b in pairs], axis=0)
     np.testing.assert_allclose(out["test"]["score"].to_numpy(), expected)
+    np.testing.assert_array_equal(out["test"]["mjj"], t["mjj"])  # the true masses are kept
     # the calibration's spurious-signal sample: fold-f events by pair f, at the SR centre
     spurious = tables["data"].iloc[::3].assign(fold=lambda t: (t.eid.to_numpy() * 7) % 2)
     with_spur = score_tables(flows_sb, flows_sr, {**tables, "spurious": spurious}, FEATURES, SR)

@@ -1,8 +1,16 @@
 """ANODE (arXiv:2001.04990): density ratio of a signal-region flow to the sideband flow.
 
-score(x, m) = log p_SR(x | m) - log p_SB(x | m), both flows averaged over their best epochs and
-evaluated in the original feature space (the preprocessing Jacobians are included), so the two
-densities are comparable although each flow has its own preprocessing.
+One score for every event, test set and data alike (docs/methods.md):
+
+    score(x) = log p_SR(x | m_c) - log p_SB(x | m_c),   m_c = centre of the signal region,
+
+both flows averaged over their best epochs and evaluated in the original feature space (the
+preprocessing Jacobians are included), so the two densities are comparable although each flow
+has its own preprocessing. The SR flow knows only SR masses, so the spectrum-wide cut of the
+bump hunt needs a fixed mass; the test set is scored the same way, so that its SIC curve
+describes the cut the bump hunt applies. An event outside the support of either flow (beyond
+the range of its training data) has no estimable ratio: it gets :data:`OUTSIDE_SUPPORT` (below
+every real score, so no cut keeps it) and is counted.
 """
 
 from __future__ import annotations
@@ -16,7 +24,10 @@ import pandas as pd
 
 from anode_cathode.data.regions import Window
 
-__all__ = ["density_ratio", "flow_training_data", "score_tables"]
+__all__ = ["OUTSIDE_SUPPORT", "density_ratio", "flow_training_data", "score_tables"]
+
+#: Score of an event outside the support of the SR or the SB flow: below every real ratio.
+OUTSIDE_SUPPORT = -1.0e6
 
 log = logging.getLogger(__name__)
 
@@ -49,27 +60,24 @@ def flow_training_data(
 
 
 def density_ratio(flow_sr: Any, flow_sb: Any, X: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """log p_SR - log p_SB, with events outside a flow's support mapped to finite extremes.
+    """log p_SR - log p_SB; events outside either flow's support get :data:`OUTSIDE_SUPPORT`.
 
-    Outside the SB flow's support (p_SB = 0) an event is maximally anomalous, outside the SR
-    flow's support minimally; both are counted in the log rather than left as +-inf/NaN.
+    A flow's support is the range of its training data (plus the preprocessing margin); a ratio
+    with an undefined density is not a measurement, and giving it an extreme *high* score would
+    let the tails of the features, which move with m_JJ, pass every cut.
     """
     lp_sr = flow_sr.log_prob(X, m)
     lp_sb = flow_sb.log_prob(X, m)
-    with np.errstate(invalid="ignore"):
-        score = lp_sr - lp_sb
-    finite = np.isfinite(score)
-    if not finite.all():
-        lo, hi = (score[finite].min(), score[finite].max()) if finite.any() else (0.0, 0.0)
-        out_sb = ~np.isfinite(lp_sb) & np.isfinite(lp_sr)
+    inside = np.isfinite(lp_sr) & np.isfinite(lp_sb)
+    if not inside.all():
         log.info(
-            "ANODE: %d events outside the SB flow support (score set to max), %d outside the "
-            "SR flow support (set to min)",
-            int(out_sb.sum()),
-            int((~finite & ~out_sb).sum()),
+            "ANODE: %d of %d events outside the support of the SR or SB flow (score %g)",
+            int((~inside).sum()),
+            len(inside),
+            OUTSIDE_SUPPORT,
         )
-        score = np.where(finite, score, np.where(out_sb, hi, lo))
-    return score
+    with np.errstate(invalid="ignore"):
+        return np.where(inside, lp_sr - lp_sb, OUTSIDE_SUPPORT)
 
 
 def score_tables(
@@ -86,10 +94,9 @@ def score_tables(
     ``flows_sb[f]`` and ``flows_sr[f]`` are the SB and SR flows of fold f (one pair when
     k = 1); data events of fold f are scored by pair f, which never trained on them.
 
-    Test events are scored at their own mass. The SR flow only knows SR masses, so for the
-    spectrum-wide score cut of the bump hunt every data event is scored at the SR centre: like
-    the CATHODE and CWoLa classifiers, the data score is then a function of the features alone,
-    with no step at the SR edges (which would sculpt the spectrum).
+    Every event is scored at the SR centre (module docstring): like the CATHODE and CWoLa
+    classifiers, the score is then a function of the features alone, with no step at the SR
+    edges (which would sculpt the spectrum), and the test set's SIC describes the data's cut.
 
     With the data, an independent background sample ``tables["spurious"]`` (calibration; a
     random ``fold`` per event) is scored the same way, its fold-f events by pair f, so that the
@@ -104,7 +111,8 @@ def score_tables(
     cols = [c for c in features if c != "mjj"]
     test, data = tables["test"], tables["data"]
     x_test, m_test = test[cols].to_numpy(), test["mjj"].to_numpy()
-    test_score = np.mean([density_ratio(sr, sb, x_test, m_test) for sr, sb in pairs], axis=0)
+    m_centre = np.full(len(test), window.center)
+    test_score = np.mean([density_ratio(sr, sb, x_test, m_centre) for sr, sb in pairs], axis=0)
     out = {
         "test": pd.DataFrame(
             {"score": test_score, "label": test["label"].to_numpy(), "mjj": m_test}
