@@ -116,7 +116,8 @@ def read_lhco(
     if missing:
         raise ValueError(
             f"{path}: missing columns {missing} under key '{key}'; an LHCO features file has "
-            f"the columns {list(LHCO_COLUMNS)} (label optional only for unlabelled data)"
+            f"the columns {list(LHCO_COLUMNS)} (label: 1 signal, 0 background, which the "
+            "workflow needs for injection, the baselines and the SIC curves)"
         )
     if len(df) == 0:
         raise InputFileError(
