@@ -302,7 +302,8 @@ def _chunks(
 def _first_line(err: Exception) -> str:
     """``Type: first line`` of an exception: the terminal's last line must stay one line."""
     text = str(err).strip()
-    return f"{type(err).__name__}: {text.splitlines()[0] if text else ''}"
+    first = text.splitlines()[0].rstrip(",;: ") if text else ""  # uproot's lines end in ','
+    return f"{type(err).__name__}: {first}"
 
 
 def _truncated(path: str, tree: str, err: Exception) -> InputFileError:
