@@ -235,6 +235,24 @@ def test_mlp_prediction_is_mean_of_best_snapshots():
     )
 
 
+def test_mlp_scores_of_confident_events_do_not_tie():
+    """Logits of 20-30 are 1.0 for a float32 sigmoid; the scores must keep their order."""
+    X, y = blobs(1000, 12)
+    clf = MLPClassifier(epochs=1, n_best_epochs=1, device="cpu", random_state=3).fit(X, y)
+    last = [k for k in clf.snapshots_[0] if k.endswith("weight")][-1]
+    bias = last.replace("weight", "bias")
+    clf.snapshots_[0][last] = torch.zeros_like(clf.snapshots_[0][last])
+    clf.snapshots_[0][last][0, 0] = 1.0  # logit = first hidden unit of the last layer + 20
+    clf.snapshots_[0][bias] = torch.full_like(clf.snapshots_[0][bias], 20.0)
+    hidden = _network_outputs(clf, X)[0]  # float32 sigmoid: every event ties at 1.0
+    assert np.all(hidden == 1.0)
+    p = clf.predict_proba(X)[:, 1]
+    logit = np.log(p) - np.log1p(-p)
+    assert np.all(p < 1.0) and logit.min() >= 19.99
+    n_distinct_logits = len(np.unique(np.round(logit, 6)))
+    assert len(np.unique(p)) == n_distinct_logits > 10  # distinct logits, distinct scores
+
+
 def test_mlp_snapshots_belong_to_their_epochs():
     X, y = blobs(1500, 8)
     X_val, y_val = blobs(800, 9)

@@ -319,7 +319,12 @@ class MLPClassifier(ProbabilityMixin, ClassifierMixin, BaseEstimator):
 
     # --------------------------------------------------------------- prediction
     def _positive_probability(self, X: Any) -> np.ndarray:
-        """Mean sigmoid output of the best-epoch networks, shape ``(N,)``, in [0, 1]."""
+        """Mean sigmoid output of the best-epoch networks, shape ``(N,)``, in [0, 1].
+
+        The sigmoid is taken in float64: in float32 it rounds to 1 above a logit of ~17 and
+        spaces its values ~6e-8 apart near 1, so the most signal-like events would tie and a
+        tight cut would keep more than its fraction.
+        """
         check_is_fitted(self, _FITTED)
         X = check_features(
             X,
@@ -336,7 +341,8 @@ class MLPClassifier(ProbabilityMixin, ClassifierMixin, BaseEstimator):
             for state in self.snapshots_:
                 net.load_state_dict(state)
                 for s in range(0, X.shape[0], _CHUNK):
-                    out[s : s + _CHUNK] += torch.sigmoid(net(Xt[s : s + _CHUNK]).squeeze(1))
+                    logit = net(Xt[s : s + _CHUNK]).squeeze(1).double()
+                    out[s : s + _CHUNK] += torch.sigmoid(logit)
             return (out / len(self.snapshots_)).cpu().numpy()
 
     # ------------------------------------------------------------- persistence
