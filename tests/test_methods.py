@@ -14,6 +14,7 @@ from anode_cathode.methods.anode import (
     OUTSIDE_SUPPORT,
     density_ratio,
     flow_training_data,
+    score_seeds,
     score_tables,
 )
 
@@ -195,6 +196,25 @@ def test_anode_scores_data_out_of_fold(toy_events, toy_extra):
     )
     assert "data" not in skipped and "spurious" not in skipped
     np.testing.assert_array_equal(skipped["test"]["score"], out["test"]["score"])
+
+
+def test_anode_seeds_share_the_sideband_densities(toy_events, toy_extra):
+    class Counting(GaussFlow):
+        calls = 0
+
+        def log_prob(self, X, m):
+            Counting.calls += 1
+            return super().log_prob(X, m)
+
+    tables = _tables(toy_events, toy_extra, folds=2)
+    flows_sb = [Counting(shift=-0.1), Counting(shift=-0.3)]
+    by_seed = [[GaussFlow(shift=0.1), GaussFlow(shift=0.2)], [GaussFlow(shift=0.3)] * 2]
+    together = score_seeds(flows_sb, by_seed, tables, FEATURES, SR)
+    assert Counting.calls == 2 + 2  # test set by both SB flows, data fold by fold: once
+    for flows_sr, out in zip(by_seed, together, strict=True):
+        alone = score_tables(flows_sb, flows_sr, tables, FEATURES, SR)
+        for name in ("test", "data"):
+            pd.testing.assert_frame_equal(out[name], alone[name])
 
 
 def test_anode_needs_one_sb_flow_per_sr_flow(toy_events, toy_extra):

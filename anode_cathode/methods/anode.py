@@ -24,7 +24,13 @@ import pandas as pd
 
 from anode_cathode.data.regions import Window
 
-__all__ = ["OUTSIDE_SUPPORT", "density_ratio", "flow_training_data", "score_tables"]
+__all__ = [
+    "OUTSIDE_SUPPORT",
+    "density_ratio",
+    "flow_training_data",
+    "score_seeds",
+    "score_tables",
+]
 
 #: Score of an event outside the support of the SR or the SB flow: below every real ratio.
 OUTSIDE_SUPPORT = -1.0e6
@@ -59,15 +65,8 @@ def flow_training_data(
     return data.loc[sel, cols].to_numpy(), mjj[sel]
 
 
-def density_ratio(flow_sr: Any, flow_sb: Any, X: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """log p_SR - log p_SB; events outside either flow's support get :data:`OUTSIDE_SUPPORT`.
-
-    A flow's support is the range of its training data (plus the preprocessing margin); a ratio
-    with an undefined density is not a measurement, and giving it an extreme *high* score would
-    let the tails of the features, which move with m_JJ, pass every cut.
-    """
-    lp_sr = flow_sr.log_prob(X, m)
-    lp_sb = flow_sb.log_prob(X, m)
+def _ratio(lp_sr: np.ndarray, lp_sb: np.ndarray) -> np.ndarray:
+    """lp_sr - lp_sb where both are finite, :data:`OUTSIDE_SUPPORT` elsewhere (counted)."""
     inside = np.isfinite(lp_sr) & np.isfinite(lp_sb)
     if not inside.all():
         log.info(
@@ -78,6 +77,16 @@ def density_ratio(flow_sr: Any, flow_sb: Any, X: np.ndarray, m: np.ndarray) -> n
         )
     with np.errstate(invalid="ignore"):
         return np.where(inside, lp_sr - lp_sb, OUTSIDE_SUPPORT)
+
+
+def density_ratio(flow_sr: Any, flow_sb: Any, X: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """log p_SR - log p_SB; events outside either flow's support get :data:`OUTSIDE_SUPPORT`.
+
+    A flow's support is the range of its training data (plus the preprocessing margin); a ratio
+    with an undefined density is not a measurement, and giving it an extreme *high* score would
+    let the tails of the features, which move with m_JJ, pass every cut.
+    """
+    return _ratio(flow_sr.log_prob(X, m), flow_sb.log_prob(X, m))
 
 
 def score_tables(
@@ -102,39 +111,80 @@ def score_tables(
     random ``fold`` per event) is scored the same way, its fold-f events by pair f, so that the
     bump hunt can measure the spurious signal of ANODE's cuts like that of the classifiers'.
     """
-    if len(flows_sb) != len(flows_sr) or not flows_sr:
-        raise ValueError(
-            f"ANODE needs one SB flow per SR flow (one per fold), got {len(flows_sb)} SB and "
-            f"{len(flows_sr)} SR flows"
-        )
-    pairs = list(zip(flows_sr, flows_sb, strict=True))
+    return score_seeds(flows_sb, [flows_sr], tables, features, window, score_data)[0]
+
+
+def score_seeds(
+    flows_sb: Sequence[Any],
+    flows_sr_by_seed: Sequence[Sequence[Any]],
+    tables: dict[str, pd.DataFrame],
+    features: Sequence[str],
+    window: Window,
+    score_data: bool = True,
+) -> list[dict[str, pd.DataFrame]]:
+    """:func:`score_tables` for the SR flows of several training seeds, one result per seed.
+
+    The SB flows are the same for every seed and every event is scored at the SR centre, so
+    their densities are computed once and shared by the seeds.
+    """
+    k = len(flows_sb)
+    for flows_sr in flows_sr_by_seed:
+        if len(flows_sr) != k or not flows_sr:
+            raise ValueError(
+                f"ANODE needs one SB flow per SR flow (one per fold), got {k} SB and "
+                f"{len(flows_sr)} SR flows"
+            )
     cols = [c for c in features if c != "mjj"]
-    test, data = tables["test"], tables["data"]
-    x_test, m_test = test[cols].to_numpy(), test["mjj"].to_numpy()
-    m_centre = np.full(len(test), window.center)
-    test_score = np.mean([density_ratio(sr, sb, x_test, m_centre) for sr, sb in pairs], axis=0)
-    out = {
-        "test": pd.DataFrame(
-            {"score": test_score, "label": test["label"].to_numpy(), "mjj": m_test}
-        )
-    }
-    if score_data and len(pairs) > 1:
-        out["data"] = _score_by_fold(pairs, data, cols, window).assign(
-            label=data["label"].to_numpy()
-        )
+    test = tables["test"]
+    x_test = test[cols].to_numpy()
+    m_test = np.full(len(test), window.center)
+    sets = {}  # event sets scored out of fold: the events of fold f by pair f
+    if score_data and k > 1:
+        sets["data"] = tables["data"]
         if tables.get("spurious") is not None:
-            out["spurious"] = _score_by_fold(pairs, tables["spurious"], cols, window)
-    return out
+            sets["spurious"] = tables["spurious"]
+    sb_test = [flow.log_prob(x_test, m_test) for flow in flows_sb]
+    sb_sets = {name: _log_prob_by_fold(flows_sb, t, cols, window) for name, t in sets.items()}
+    results = []
+    for flows_sr in flows_sr_by_seed:
+        ratios = [
+            _ratio(sr.log_prob(x_test, m_test), lp_sb)
+            for sr, lp_sb in zip(flows_sr, sb_test, strict=True)
+        ]
+        out = {
+            "test": pd.DataFrame(
+                {
+                    "score": np.mean(ratios, axis=0),
+                    "label": test["label"].to_numpy(),
+                    "mjj": test["mjj"].to_numpy(),
+                }
+            )
+        }
+        for name, events in sets.items():
+            lp_sr = _log_prob_by_fold(flows_sr, events, cols, window)
+            scored = pd.DataFrame(
+                {
+                    "score": _ratio(lp_sr, sb_sets[name]),
+                    "mjj": events["mjj"].to_numpy(),
+                    "fold": events["fold"].to_numpy(),
+                }
+            )
+            out[name] = (
+                scored.assign(label=events["label"].to_numpy()) if name == "data" else scored
+            )
+        results.append(out)
+    return results
 
 
-def _score_by_fold(
-    pairs: Sequence[tuple[Any, Any]], events: pd.DataFrame, cols: Sequence[str], window: Window
-) -> pd.DataFrame:
-    """Scores of ``events`` at the SR centre, those of fold f by the flow pair f."""
+def _log_prob_by_fold(
+    flows: Sequence[Any], events: pd.DataFrame, cols: Sequence[str], window: Window
+) -> np.ndarray:
+    """log p(x | SR centre) of ``events``, those of fold f by ``flows[f]``."""
     fold = events["fold"].to_numpy()
-    score = np.empty(len(events))
-    for f, (sr, sb) in enumerate(pairs):
+    out = np.empty(len(events))
+    for f, flow in enumerate(flows):
         sel = fold == f
-        m_eval = np.full(sel.sum(), window.center)
-        score[sel] = density_ratio(sr, sb, events.loc[sel, list(cols)].to_numpy(), m_eval)
-    return pd.DataFrame({"score": score, "mjj": events["mjj"].to_numpy(), "fold": fold})
+        out[sel] = flow.log_prob(
+            events.loc[sel, list(cols)].to_numpy(), np.full(sel.sum(), window.center)
+        )
+    return out

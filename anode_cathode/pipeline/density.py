@@ -254,10 +254,10 @@ def score_anode(
 
     ``flows_sr`` holds the SR flows seed by seed (the k folds of ``seeds[0]``, then those of
     ``seeds[1]``, …); ``outs`` one file per seed. One process scores all seeds: the tables and
-    the SB flows are loaded once.
+    the SB flows are loaded, and their densities computed, once.
     """
     from anode_cathode.density import ConditionalFlow
-    from anode_cathode.methods.anode import score_tables
+    from anode_cathode.methods.anode import score_seeds
 
     k = len(flows_sb)
     if len(seeds) != len(outs) or len(flows_sr) != k * len(seeds):
@@ -271,9 +271,11 @@ def score_anode(
     if spurious is not None and score_data:
         tables["spurious"] = read_spurious(spurious, cfg["features"], window)
     sb = [ConditionalFlow.load(p) for p in flows_sb]
-    for i, (seed, out) in enumerate(zip(seeds, outs, strict=True)):
-        sr = [ConditionalFlow.load(p) for p in flows_sr[i * k : (i + 1) * k]]
-        scores = score_tables(sb, sr, tables, flow_inputs(cfg), window, score_data=score_data)
+    sr = [
+        [ConditionalFlow.load(p) for p in flows_sr[i * k : (i + 1) * k]] for i in range(len(seeds))
+    ]
+    per_seed = score_seeds(sb, sr, tables, flow_inputs(cfg), window, score_data=score_data)
+    for seed, out, scores in zip(seeds, outs, per_seed, strict=True):
         write_tables(
             out,
             scores,
