@@ -105,8 +105,8 @@ def background_toys(
         everything = np.ones_like(sr)
         truth = configured_fit(edges, counts, everything, res.fit_model, res.alpha)
         starts = {truth.n_params: truth.params}
-        for n in (3, 4) if res.fit_model == "ftest" else ():
-            if n not in starts:
+        if res.fit_model == "ftest":  # the F-test refits both: warm-start both
+            for n in {3, 4} - set(starts):
                 with contextlib.suppress(ValueError):
                     starts[n] = fit_dijet(edges, counts, everything, n, start=None).params
         toys = rng.poisson(truth.expected, size=(n_toys, truth.expected.size)).astype(float)
