@@ -256,7 +256,11 @@ def test_cut_result_is_json_serialisable(bump_data):
     back = CutResult.from_dict(json.loads(text))
     assert back.to_dict() == res.to_dict()
     assert back.thresholds == res.thresholds and back.window == res.window
-    assert math.isinf(res.thresholds[0])  # efficiency 1: no cut
+    assert res.thresholds[0] == (-math.inf, -math.inf)  # efficiency 1: no cut
+    # results written before the tie-break keys stored a bare score threshold: ties pass
+    old = json.loads(text)
+    old["thresholds"] = {"0": 0.5}
+    assert CutResult.from_dict(old).thresholds == {0: (0.5, -math.inf)}
 
 
 def test_pybumphunter_crosscheck_finds_the_bump(bump_data):
@@ -332,8 +336,30 @@ def test_fold_thresholds_keep_the_requested_fraction_per_fold():
     assert all_kept.all()
     with pytest.raises(ValueError, match="efficiency"):
         fold_thresholds(score, fold, 0.0)
+    with pytest.raises(ValueError, match="keys"):
+        fold_thresholds(score, fold, 0.5, keys=np.zeros(3))
     with pytest.raises(ValueError, match="finite score"):
         fold_thresholds(np.append(score[:-1], np.nan), fold, 0.5)
+
+
+def test_tied_scores_keep_exactly_the_nominal_fraction():
+    # a boosted tree gives many events the same score: a plain score >= threshold cut would
+    # keep every tied event at the threshold (here 40 % of the fold instead of 10 %)
+    rng = np.random.default_rng(2)
+    score = rng.choice([0.1, 0.5, 0.9], size=30_000, p=[0.6, 0.35, 0.05])
+    fold = rng.integers(0, 3, score.size)
+    for eff in (0.1, 0.01, 0.001):
+        thr = fold_thresholds(score, fold, eff)
+        keep = apply_cut(score, fold, thr)
+        for k in range(3):
+            assert keep[fold == k].sum() == round(eff * np.sum(fold == k))
+        assert np.sum(score >= min(s for s, _ in thr.values())) > 1.5 * keep.sum()
+    # on another sample the tied events pass with the probability set on the first one
+    other = rng.choice([0.1, 0.5, 0.9], size=300_000, p=[0.6, 0.35, 0.05])
+    other_fold = rng.integers(0, 3, other.size)
+    thr = fold_thresholds(score, fold, 0.1)
+    kept = apply_cut(other, other_fold, thr, keys=rng.random(other.size)).mean()
+    assert kept == pytest.approx(0.1, abs=0.005)
 
 
 # ------------------------------------------------------------------------ global p-value

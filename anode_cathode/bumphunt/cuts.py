@@ -9,20 +9,53 @@ import numpy as np
 
 from anode_cathode.data.regions import Window
 
-__all__ = ["apply_cut", "fold_thresholds", "histogram_edges"]
+__all__ = ["Threshold", "apply_cut", "fold_thresholds", "histogram_edges", "tiebreak_keys"]
 
 _TOL = 1e-6  # relative tolerance for "multiple of the bin width"
 
 
+# Seed of the tie-break keys. A fixed stream keeps every cut reproducible; the keys are
+# independent of m_JJ, so breaking ties with them sculpts nothing.
+_TIEBREAK_SEED = 20211204
+
+Threshold = tuple[float, float]
+"""A fold's cut: ``(score, key)``; an event passes when ``(score, key)`` is at least this pair
+in lexicographic order."""
+
+
+def tiebreak_keys(n: int) -> np.ndarray:
+    """Secondary sort key of ``n`` events in table order: uniform numbers from a fixed stream.
+
+    Scores can tie (a boosted tree gives every event in the same leaves the same score), and a
+    plain ``score >= threshold`` cut then keeps every tied event, more than the nominal
+    fraction. Ordering by ``(score, key)`` has no ties, so a cut keeps exactly its fraction;
+    applied to another sample, the tied events at the threshold pass with the same probability.
+    """
+    return np.random.default_rng(_TIEBREAK_SEED).random(int(n))
+
+
+def _keys(keys: np.ndarray | None, n: int) -> np.ndarray:
+    if keys is None:
+        return tiebreak_keys(n)
+    keys = np.asarray(keys, dtype=np.float64)
+    if keys.shape != (n,):
+        raise ValueError(f"keys has shape {keys.shape}, expected ({n},)")
+    return keys
+
+
 def fold_thresholds(
-    score: np.ndarray, fold: np.ndarray, efficiency: float, select: np.ndarray | None = None
-) -> dict[int, float]:
-    """Per-fold score threshold that keeps the fraction ``efficiency`` of that fold's events.
+    score: np.ndarray,
+    fold: np.ndarray,
+    efficiency: float,
+    select: np.ndarray | None = None,
+    keys: np.ndarray | None = None,
+) -> dict[int, Threshold]:
+    """Per-fold cut that keeps exactly the fraction ``efficiency`` of that fold's events.
 
     Rule: within fold k, among the events in ``select`` (e.g. those in the fit range), keep the
-    ``round(efficiency * n_k)`` highest scores; the threshold is the lowest kept score and an
-    event passes when ``score >= threshold`` (ties at the threshold all pass). Scores of
-    different folds come from different models and are never compared.
+    ``round(efficiency * n_k)`` events ranked highest by ``(score, key)``; the cut is the pair
+    of the lowest kept event. Scores of different folds come from different models and are
+    never compared.
 
     Parameters
     ----------
@@ -32,12 +65,14 @@ def fold_thresholds(
         Fraction in (0, 1] of each fold's selected events to keep.
     select
         Events that count for the fraction (default: all).
+    keys
+        Tie-break key per event (default: :func:`tiebreak_keys`).
 
     Returns
     -------
-    dict of int to float
-        Threshold per fold: ``-inf`` for ``efficiency = 1`` (everything passes), ``+inf`` for a
-        fold that keeps no event.
+    dict of int to (float, float)
+        Cut per fold: ``(-inf, -inf)`` for ``efficiency = 1`` (everything passes),
+        ``(inf, inf)`` for a fold that keeps no event.
 
     Raises
     ------
@@ -55,27 +90,45 @@ def fold_thresholds(
         raise ValueError(f"select has shape {select.shape}, expected {score.shape}")
     if not np.all(np.isfinite(score[select])):
         raise ValueError("scores contain NaN/inf: every selected event needs a finite score")
-    out: dict[int, float] = {}
+    keys = _keys(keys, score.size)
+    out: dict[int, Threshold] = {}
     for k in np.unique(fold):
-        s = score[(fold == k) & select]
+        in_fold = (fold == k) & select
+        s, u = score[in_fold], keys[in_fold]
         n_keep = round(efficiency * s.size)
         if efficiency >= 1.0:
-            out[int(k)] = -math.inf
+            out[int(k)] = (-math.inf, -math.inf)
         elif n_keep == 0:
-            out[int(k)] = math.inf
+            out[int(k)] = (math.inf, math.inf)
         else:
-            out[int(k)] = float(np.partition(s, s.size - n_keep)[s.size - n_keep])
+            lowest = np.lexsort((u, s))[s.size - n_keep]
+            out[int(k)] = (float(s[lowest]), float(u[lowest]))
     return out
 
 
-def apply_cut(score: np.ndarray, fold: np.ndarray, thresholds: Mapping[int, float]) -> np.ndarray:
-    """Boolean mask ``score >= thresholds[fold]`` (events of folds without threshold fail)."""
+def apply_cut(
+    score: np.ndarray,
+    fold: np.ndarray,
+    thresholds: Mapping[int, Threshold | float],
+    keys: np.ndarray | None = None,
+) -> np.ndarray:
+    """Boolean mask: ``(score, key) >= thresholds[fold]`` (folds without a cut fail).
+
+    A plain float threshold (older results) means ``score >= threshold``, ties included.
+    ``keys`` as in :func:`fold_thresholds`.
+    """
     score = np.asarray(score, dtype=np.float64)
     fold = np.asarray(fold)
+    keys = _keys(keys, score.size)
     keep = np.zeros(score.shape, dtype=bool)
-    for k, thr in thresholds.items():
+    for k, cut in thresholds.items():
+        s_cut, u_cut = (cut, -math.inf) if np.isscalar(cut) else cut
         in_fold = fold == k
-        keep[in_fold] = True if thr == -math.inf else score[in_fold] >= thr
+        if s_cut == -math.inf:
+            keep[in_fold] = True
+            continue
+        s, u = score[in_fold], keys[in_fold]
+        keep[in_fold] = (s > s_cut) | ((s == s_cut) & (u >= u_cut))
     return keep
 
 

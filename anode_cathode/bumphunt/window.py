@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from anode_cathode.bumphunt._json import plain
-from anode_cathode.bumphunt.cuts import apply_cut, fold_thresholds, histogram_edges
+from anode_cathode.bumphunt.cuts import Threshold, apply_cut, fold_thresholds, histogram_edges
 from anode_cathode.bumphunt.functions import (
     DijetFit,
     choose_fit,
@@ -56,6 +56,14 @@ class SpuriousSample:
     scale: float
 
 
+def _threshold(value: Any) -> Threshold:
+    """A stored cut back to ``(score, key)``; a bare number (results written before the
+    tie-break keys) keeps every tie, as it did then."""
+    if isinstance(value, (list, tuple)):
+        return (float(value[0]), float(value[1]))
+    return (float(value), -math.inf)
+
+
 @dataclass(frozen=True)
 class CutResult:
     """Bump hunt of one window at one score-cut efficiency (plain lists: JSON-serialisable).
@@ -70,7 +78,7 @@ class CutResult:
 
     window: Window
     efficiency: float
-    thresholds: dict[int, float]
+    thresholds: dict[int, Threshold]
     alpha: float
     fit_model: str
     edges: list[float]
@@ -113,7 +121,7 @@ class CutResult:
         """Inverse of :meth:`to_dict` (strings such as ``'inf'`` back to floats)."""
         kw = dict(d)
         kw["window"] = Window.from_dict(d["window"])
-        kw["thresholds"] = {int(k): float(v) for k, v in d["thresholds"].items()}
+        kw["thresholds"] = {int(k): _threshold(v) for k, v in d["thresholds"].items()}
         for name in ("efficiency", "alpha", "ftest_pvalue", "deviance", "chi2", "gof_pvalue"):
             kw[name] = float(d[name])
         for name in ("n_obs", "b", "sigma_b", "z", "p0", "z_signed", "p_signed"):
@@ -156,7 +164,7 @@ def configured_fit(
 
 def spurious_signal(
     sample: SpuriousSample,
-    thresholds: Mapping[int, float],
+    thresholds: Mapping[int, Threshold],
     edges: np.ndarray,
     sr: np.ndarray,
     fit_model: str,
@@ -186,7 +194,7 @@ def spurious_signal(
 def _cut_result(
     window: Window,
     eff: float,
-    thr: dict[int, float],
+    thr: dict[int, Threshold],
     alpha: float,
     edges: np.ndarray,
     counts: np.ndarray,
