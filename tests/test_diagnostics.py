@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from anode_cathode.density.diagnostics import plot_feature_closure, plot_losses
-from anode_cathode.evaluation.closure import closure_auc
+from anode_cathode.evaluation.closure import closure_auc, closure_markdown, feature_closure
 from anode_cathode.evaluation.injection import plot_max_sic_vs_sb, scan_table
 
 
@@ -18,6 +20,39 @@ def test_closure_auc_is_half_for_identical_and_high_for_different():
     assert closure_auc(a, b, seed=1) == pytest.approx(0.5, abs=0.03)
     shifted = b + np.array([0.5, 0.0, 0.0])
     assert closure_auc(a, shifted, seed=1) > 0.6
+
+
+def _edge_features(n: int, rng: np.random.Generator) -> np.ndarray:
+    # a mass difference with its hard edge at 0, and a smooth feature
+    return np.c_[rng.exponential(0.05, n), rng.normal(size=n)]
+
+
+def test_feature_closure_passes_identical_and_flags_a_smeared_edge(tmp_path):
+    rng = np.random.default_rng(3)
+    data, same = _edge_features(200_000, rng), _edge_features(200_000, rng)
+    good = feature_closure(data, same, ["delta_mj", "x"])
+    for f in good.values():
+        assert f["p_value"] > 1e-3 and f["max_deviation"] == 0.0
+        assert 0.9 < f["low_edge_ratio"] < 1.1 and f["below_data"] < 1e-4
+    # what a flow bounded by the data does at a hard edge: a quarter of the events next to
+    # it moved below it
+    smeared = same.copy()
+    near = np.flatnonzero(smeared[:, 0] < 0.005)
+    moved = near[: len(near) // 4]
+    smeared[moved, 0] = -smeared[moved, 0]
+    bad = feature_closure(data, smeared, ["delta_mj", "x"])
+    assert bad["delta_mj"]["low_edge_ratio"] < 0.85
+    assert bad["delta_mj"]["below_data"] > 0.01 and bad["delta_mj"]["p_value"] < 1e-6
+    assert bad["delta_mj"]["max_deviation"] > 0.1 and bad["x"]["max_deviation"] == 0.0
+    path = tmp_path / "closure.json"
+    base = {"window": "sr3300-3700", "closure_auc": 0.5, "n_events": 200_000}
+    base |= {"best_val_loss": 1.0, "best_epochs": [3]}
+    path.write_text(json.dumps(base | {"features": bad}))
+    text = closure_markdown([path], threshold=0.6, min_pvalue=1e-3)
+    rows = [line for line in text.splitlines() if "| sr3300-3700 | " in line]
+    assert any("delta_mj" in r and "(poor)" in r for r in rows)
+    assert not any("| x |" in r and "(poor)" in r for r in rows)
+    assert "(poor)" not in rows[0]  # the AUC row: the global test does not see it
 
 
 def test_closure_auc_needs_events():

@@ -137,3 +137,28 @@ def test_fit_errors_and_state_roundtrip(fitted):
         twin.log_abs_det_jacobian(X[:100]), pre.log_abs_det_jacobian(X[:100])
     )
     assert twin.get_params() == pre.get_params()
+
+
+def test_physical_lower_bound_starts_the_support_and_floors_the_inverse():
+    # a mass difference: non-negative, with the most events right at 0 (a hard edge)
+    rng = np.random.default_rng(5)
+    X = np.c_[rng.exponential(0.05, 4000), rng.normal(size=4000)]
+    X[0, 0] = 0.0  # two jets of exactly equal mass
+    pre = LogitPreprocessor(margin=0.01, lower_bounds=[0.0, None]).fit(X)
+    assert pre.in_support(X).all()
+    assert -1e-6 < pre.lower_[0] < 0.0 and pre.lower_[1] < X[:, 1].min() - 0.005
+    # the edge sits at a large negative logit instead of a cliff inside the space
+    assert pre.transform(X)[:, 0].min() < -5.0
+    # whatever a flow returns, the inverse never crosses the bound
+    Z = np.c_[np.linspace(-60.0, 60.0, 101), np.zeros(101)]
+    back = pre.inverse_transform(Z)
+    assert back[:, 0].min() == 0.0 and np.all(np.diff(back[:, 0]) >= 0)
+    with pytest.raises(ValueError, match="physical lower bound"):
+        LogitPreprocessor(lower_bounds=[0.1, None]).fit(X)
+    with pytest.raises(ValueError, match="lower_bounds"):
+        LogitPreprocessor(lower_bounds=[0.0]).fit(X)
+    twin = LogitPreprocessor.from_state(pre.state())
+    np.testing.assert_array_equal(twin.inverse_transform(Z), back)
+    # a state saved before physical bounds existed has no floor: the support's lower end
+    old = {k: v for k, v in pre.state().items() if k != "floor_"}
+    np.testing.assert_array_equal(LogitPreprocessor.from_state(old).floor_, pre.lower_)

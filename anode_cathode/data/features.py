@@ -14,6 +14,7 @@ __all__ = [
     "BASE_FEATURES",
     "EXTENDED_FEATURES",
     "FEATURE_COLUMNS",
+    "PHYSICAL_LOWER_BOUNDS",
     "compute_features",
     "dijet_mass",
 ]
@@ -24,6 +25,18 @@ BASE_FEATURES = ("mj1", "delta_mj", "tau21j1", "tau21j2")
 EXTENDED_FEATURES = ("tau32j1", "tau32j2")
 #: Every column of the feature table (``mjj`` is the resonant variable, not an input by default).
 FEATURE_COLUMNS = ("mjj", *BASE_FEATURES, *EXTENDED_FEATURES)
+#: Values no event goes below: masses, the mass difference (heavier minus lighter jet) and
+#: N-subjettiness ratios are non-negative. delta_mj has events right at its bound, where the
+#: flows' preprocessing must know it (docs/methods.md, "Flow preprocessing").
+PHYSICAL_LOWER_BOUNDS = {
+    "mjj": 0.0,
+    "mj1": 0.0,
+    "delta_mj": 0.0,
+    "tau21j1": 0.0,
+    "tau21j2": 0.0,
+    "tau32j1": 0.0,
+    "tau32j2": 0.0,
+}
 
 
 def dijet_mass(p1: np.ndarray, p2: np.ndarray) -> np.ndarray:

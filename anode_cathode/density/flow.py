@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -78,8 +79,9 @@ class ConditionalFlow(BaseEstimator):
         Recompute batch-norm statistics on the training set after every epoch.
     refresh_batchnorm_events
         Recompute them on this many training events (a fixed random subset; ``None``: all).
-    margin
-        Range margin of the :class:`~anode_cathode.density.preprocessing.LogitPreprocessor`.
+    margin, lower_bounds
+        Range margin and physical lower bounds per feature of the
+        :class:`~anode_cathode.density.preprocessing.LogitPreprocessor`.
     compile
         ``torch.compile`` the training step (opt-in; see
         :func:`~anode_cathode.density.train.train_density`).
@@ -136,6 +138,7 @@ class ConditionalFlow(BaseEstimator):
         refresh_batchnorm: bool = True,
         refresh_batchnorm_events: int | None = None,
         margin: float = 0.01,
+        lower_bounds: Sequence[float | None] | None = None,
         compile: bool = False,
         device: str = "auto",
         n_threads: int | None = None,
@@ -160,6 +163,7 @@ class ConditionalFlow(BaseEstimator):
         self.refresh_batchnorm = refresh_batchnorm
         self.refresh_batchnorm_events = refresh_batchnorm_events
         self.margin = margin
+        self.lower_bounds = lower_bounds
         self.compile = compile
         self.device = device
         self.n_threads = n_threads
@@ -254,7 +258,9 @@ class ConditionalFlow(BaseEstimator):
         hint = f"; the inputs contain {n_bad} non-finite values" if n_bad else ""
 
         self.n_features_in_ = X.shape[1]
-        self.preprocessor_ = LogitPreprocessor(margin=self.margin).fit(X_tr)
+        self.preprocessor_ = LogitPreprocessor(
+            margin=self.margin, lower_bounds=self.lower_bounds
+        ).fit(X_tr)
         self.context_mean_ = np.nanmean(m_tr, axis=0)
         std = np.nanstd(m_tr, axis=0)
         self.context_scale_ = np.where(std > 0, std, 1.0)
@@ -453,21 +459,34 @@ class ConditionalFlow(BaseEstimator):
 
 
 #: Keys of a flow's settings (the ``flow`` configuration section) that are not estimator
-#: parameters: the sideband flow's seed, and how to scale the learning rate with the batch size.
-_NOT_ESTIMATOR_PARAMS = ("seed", "lr_scaling")
+#: parameters: the sideband flow's seed, how to scale the learning rate with the batch size,
+#: and whether the features' physical lower bounds bound the preprocessing.
+_NOT_ESTIMATOR_PARAMS = ("seed", "lr_scaling", "physical_bounds")
 
 
 def flow_from_settings(
-    settings: dict[str, Any], *, random_state: int, n_threads: int, device: str
+    settings: dict[str, Any],
+    *,
+    features: Sequence[str],
+    random_state: int,
+    n_threads: int,
+    device: str,
 ) -> ConditionalFlow:
     """An unfitted :class:`ConditionalFlow` from a ``flow`` configuration section.
 
     The learning rate is scaled from batch 256 to ``batch_size`` by the section's
-    ``lr_scaling`` rule (:func:`~anode_cathode.density.train.scale_learning_rate`); every other
-    key except ``seed`` is an estimator parameter.
+    ``lr_scaling`` rule (:func:`~anode_cathode.density.train.scale_learning_rate`). With
+    ``physical_bounds`` (default on) the preprocessing of each of ``features`` (the flow's
+    inputs, in order) starts at its physical lower bound
+    (:data:`~anode_cathode.data.features.PHYSICAL_LOWER_BOUNDS`). Every other key except
+    ``seed`` is an estimator parameter.
     """
+    from anode_cathode.data.features import PHYSICAL_LOWER_BOUNDS
+
     params = {k: v for k, v in settings.items() if k not in _NOT_ESTIMATOR_PARAMS}
     params["learning_rate"] = scale_learning_rate(
         settings["learning_rate"], settings["batch_size"], rule=settings.get("lr_scaling", "none")
     )
+    if settings.get("physical_bounds", True):
+        params["lower_bounds"] = [PHYSICAL_LOWER_BOUNDS.get(name) for name in features]
     return ConditionalFlow(**params, device=device, n_threads=n_threads, random_state=random_state)

@@ -19,6 +19,7 @@ are flagged by :meth:`~LogitPreprocessor.in_support`, rejected by
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -31,6 +32,9 @@ __all__ = ["LogitPreprocessor"]
 logger = logging.getLogger(__name__)
 
 _FITTED = ("lower_", "upper_", "mean_", "scale_")
+# a feature's support starts this fraction of its range below a physical bound, so that an
+# event exactly at the bound (two jets of equal mass: delta_mj = 0) stays finite
+_BOUND_GAP = 1e-6
 
 
 def _as_2d(X: Any, n_features: int | None = None) -> np.ndarray:
@@ -54,6 +58,14 @@ class LogitPreprocessor(BaseEstimator):
         feature before scaling, so that the training data lie strictly inside (0, 1) and the
         logit stays finite. ``margin=0`` reproduces the plain min-max scaling of CATHODE, which
         maps the extreme training events to ±inf (they then count as outside the support).
+    lower_bounds
+        Physical lower bound per feature (``None``: none), e.g. 0 for a mass difference that
+        is non-negative by construction. Such a feature's support starts at the bound (less
+        ``1e-6`` of the range) instead of ``margin`` below the smallest training value: a
+        density with a hard edge then becomes a smooth tail after the squashing function,
+        which a flow can learn, instead of a cliff inside the space, which it smears (samples
+        below the bound, a deficit just above it). :meth:`inverse_transform` never returns a
+        value below the bound.
 
     Attributes
     ----------
@@ -79,8 +91,13 @@ class LogitPreprocessor(BaseEstimator):
     (True, False)
     """
 
-    def __init__(self, margin: float = 0.01) -> None:
+    def __init__(
+        self,
+        margin: float = 0.01,
+        lower_bounds: Sequence[float | None] | None = None,
+    ) -> None:
         self.margin = margin
+        self.lower_bounds = lower_bounds
 
     def fit(self, X: Any, y: Any = None) -> LogitPreprocessor:
         """Fit the range, then the mean and standard deviation of the logit, on ``X``.
@@ -90,11 +107,15 @@ class LogitPreprocessor(BaseEstimator):
         Raises
         ------
         ValueError
-            If a feature is constant or has no finite value, or ``margin`` is negative.
+            If a feature is constant or has no finite value, ``margin`` is negative or a
+            training value lies below its feature's physical bound.
         """
         X = _as_2d(X)
         if not float(self.margin) >= 0.0:
             raise ValueError(f"margin must be >= 0, got {self.margin}")
+        bounds = [None] * X.shape[1] if self.lower_bounds is None else list(self.lower_bounds)
+        if len(bounds) != X.shape[1]:
+            raise ValueError(f"lower_bounds has {len(bounds)} entries for {X.shape[1]} features")
         finite = np.isfinite(X).all(axis=1)
         if not finite.any():
             raise ValueError("X has no row with only finite values")
@@ -107,6 +128,17 @@ class LogitPreprocessor(BaseEstimator):
         if constant.size:
             raise ValueError(f"feature(s) {constant.tolist()} are constant in the training data")
         self.lower_ = self.data_min_ - float(self.margin) * width
+        self.floor_ = self.lower_.copy()
+        for j, bound in enumerate(bounds):
+            if bound is None:
+                continue
+            if self.data_min_[j] < bound:
+                raise ValueError(
+                    f"feature {j} has training values down to {self.data_min_[j]:g}, below its "
+                    f"physical lower bound {bound:g}"
+                )
+            self.lower_[j] = bound - _BOUND_GAP * width[j]
+            self.floor_[j] = bound
         self.upper_ = self.data_max_ + float(self.margin) * width
         self.mean_ = np.zeros(X.shape[1])
         self.scale_ = np.ones(X.shape[1])
@@ -174,8 +206,7 @@ class LogitPreprocessor(BaseEstimator):
         numpy.ndarray
             Transformed events, shape ``(N, n_features_in_)``, float64.
         """
-        u = self._unit(self._checked(X, outside))
-        return (np.log(u) - np.log1p(-u) - self.mean_) / self.scale_
+        return (self._logit(self._checked(X, outside)) - self.mean_) / self.scale_
 
     def log_abs_det_jacobian(
         self, X: Any, *, outside: Literal["raise", "clip"] = "raise"
@@ -193,17 +224,19 @@ class LogitPreprocessor(BaseEstimator):
         )
 
     def inverse_transform(self, Z: Any) -> np.ndarray:
-        """Map standardised logits back to the original features (inside ``[lower_, upper_]``)."""
+        """Map standardised logits back to the original features, inside ``[floor_, upper_]``
+        (``floor_``: a feature's physical bound, else ``lower_``)."""
         check_is_fitted(self, _FITTED)
         Z = _as_2d(Z, self.n_features_in_)
         u = expit(Z * self.scale_ + self.mean_)
-        return self.lower_ + u * (self.upper_ - self.lower_)
+        # the support starts 1e-6 of the range below a physical bound: map that sliver onto it
+        return np.maximum(self.lower_ + u * (self.upper_ - self.lower_), self.floor_)
 
     # ------------------------------------------------------------- persistence
     def state(self) -> dict[str, Any]:
         """Fitted state as plain lists (for ``torch.save(..., weights_only=True)``)."""
         check_is_fitted(self, _FITTED)
-        names = ("data_min_", "data_max_", "lower_", "upper_", "mean_", "scale_")
+        names = ("data_min_", "data_max_", "lower_", "upper_", "floor_", "mean_", "scale_")
         return {"margin": float(self.margin), **{k: getattr(self, k).tolist() for k in names}}
 
     @classmethod
@@ -213,5 +246,7 @@ class LogitPreprocessor(BaseEstimator):
         for key, value in state.items():
             if key != "margin":
                 setattr(pre, key, np.asarray(value, dtype=np.float64))
+        if not hasattr(pre, "floor_"):  # saved before physical bounds existed
+            pre.floor_ = pre.lower_.copy()
         pre.n_features_in_ = len(pre.lower_)
         return pre

@@ -94,6 +94,8 @@ def train_flows(
             raise ValueError(
                 f"{window.name}: only {len(X)} {region.upper()} events to train a flow"
             )
+        if settings["physical_bounds"]:
+            _check_physical_bounds(X, cols, window)
         log.info(
             "%s: training the %s flow of fold %d%s on %d events (%s)",
             window.name,
@@ -104,7 +106,11 @@ def train_flows(
             ", ".join(cols),
         )
         flow = flow_from_settings(
-            settings, random_state=random_state, n_threads=threads, device=cfg["device"]
+            settings,
+            features=cols,
+            random_state=random_state,
+            n_threads=threads,
+            device=cfg["device"],
         )
         flow.fit(X, m)
         flow.save(out)  # atomic: a killed job leaves no partial model.pt
@@ -125,6 +131,19 @@ def train_flows(
         )
         if samples is not None:
             _write_samples(cfg, flow, data, window, fold, samples[i])
+
+
+def _check_physical_bounds(X: np.ndarray, cols: Sequence[str], window: Window) -> None:
+    from anode_cathode.data.features import PHYSICAL_LOWER_BOUNDS
+
+    for name, values in zip(cols, X.T, strict=True):
+        bound = PHYSICAL_LOWER_BOUNDS.get(name)
+        if bound is not None and np.nanmin(values) < bound:
+            raise ValueError(
+                f"{window.name}: feature {name} has values down to {np.nanmin(values):g}, below "
+                f"its physical bound {bound:g}; check how the input computes it, or set "
+                "flow.physical_bounds: false to bound the flow by the data instead"
+            )
 
 
 def _write_samples(
@@ -192,7 +211,7 @@ def flow_diagnostics(
     """
     from anode_cathode.density import ConditionalFlow
     from anode_cathode.density.diagnostics import plot_feature_closure, plot_losses
-    from anode_cathode.evaluation.closure import closure_auc
+    from anode_cathode.evaluation.closure import closure_auc, feature_closure
 
     window = _window(split_file)
     data = read_tables(split_file)["data"]
@@ -233,6 +252,7 @@ def flow_diagnostics(
             "n_events": len(x_data),
             "best_epochs": [int(e) + 1 for e in flow.best_epochs_],
             "best_val_loss": float(min(flow.val_losses_)),
+            "features": feature_closure(x_data, x_samples, cols),
         },
     )
     log.info("%s: closure AUC (SB data vs samples) = %.3f", window.name, auc)

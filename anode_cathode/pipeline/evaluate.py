@@ -59,7 +59,8 @@ def summarize(
     write_csv(summary, out / "summary.csv")
     text = summary_markdown(summary, ev["band"], f"anode-cathode run '{cfg['run']}'")
     if closure:
-        text += closure_markdown(closure, cfg["diagnostics"]["auc_threshold"])
+        diag = cfg["diagnostics"]
+        text += closure_markdown(closure, diag["auc_threshold"], diag["closure_min_pvalue"])
     write_text(out / "summary.md", text)
     bands = bands_from_tables(read_tables(curves))
     note = f"{read_attrs(curves)['window']}, {per_seed['inj'].iloc[0]}"
