@@ -109,14 +109,39 @@ def test_training_sets(toy_events, toy_extra):
     _X, y, w = idealized.training_set(tables, SR, FEATURES, keep)
     assert y.sum() == SR.in_sr(tables["data"]["mjj"].to_numpy()).sum()
     assert (1 - y).sum() == len(tables["extra_train"])
-    _X, y, w = cwola.training_set(tables, SR, FEATURES, keep)
+    _X, y, w = cwola.training_set(tables, SR, FEATURES, keep, mass_matched=False)
     mjj = tables["data"]["mjj"].to_numpy()
     lower, upper = SR.in_lower_strip(mjj).sum(), SR.in_upper_strip(mjj).sum()
     assert (1 - y).sum() == lower + upper
     sb_w = w[y == 0]
-    # both strips carry half of the sideband weight
+    # without mass matching both strips carry half of the sideband weight
     assert sb_w[:lower].sum() == pytest.approx(sb_w[lower:].sum())
     assert sb_w.sum() == pytest.approx(lower + upper)
+
+
+def test_cwola_strips_match_the_signal_region_in_mass():
+    """A feature that drifts linearly with mjj on a falling spectrum: the mass-matched strips
+    have the SR's mean feature, equal halves do not (a trend the classifier would learn)."""
+    rng = np.random.default_rng(7)
+    mjj = 3.1 + rng.exponential(0.3, 2_000_000)
+    mjj = mjj[mjj < 3.9]
+    x = 0.1 * mjj + rng.normal(0.0, 0.01, mjj.size)
+    data = pd.DataFrame({"mjj": mjj, "x": x})
+    keep = np.ones(mjj.size, bool)
+    sr_mean = x[SR.in_sr(mjj)].mean()
+    shifts = {}
+    for matched in (True, False):
+        _X, y, w = cwola.training_set({"data": data}, SR, ["x"], keep, mass_matched=matched)
+        shifts[matched] = np.average(_X[y == 0, 0], weights=w[y == 0]) - sr_mean
+    print(f"\nSB - SR mean feature: {shifts}")
+    assert abs(shifts[True]) < 0.05 * abs(shifts[False])
+    assert shifts[False] > 0.1 * 0.02  # equal halves sit > 20 GeV above the SR in mass
+    lo, up = cwola.strip_shares(
+        mjj[SR.in_sr(mjj)], mjj[SR.in_lower_strip(mjj)], mjj[SR.in_upper_strip(mjj)]
+    )
+    assert lo + up == pytest.approx(1.0) and lo > 0.5  # the SR's events sit low in it
+    with pytest.raises(ValueError, match="between"):
+        cwola.strip_shares(np.array([4.0]), np.array([3.2]), np.array([3.8]))
 
 
 def test_cwola_empty_strip_is_a_clear_error(toy_events, toy_extra):

@@ -1,11 +1,20 @@
 """CWoLa hunting: SR data vs data in the sideband strips next to the SR.
 
-The lower and upper strips get equal total weight so that the classifier cannot learn the
-mass dependence of one side only; SR vs SB balance is applied by the classifier's class weights.
+The classifier learns whatever separates the SR from the strips. Background features drift
+with m_JJ (jet masses grow with the jet momenta), so a mixture of the strips that is not
+centred on the SR in m_JJ hands the classifier a mass trend, and its cut then sculpts a bump.
+With ``mass_matched`` (the default) the two strips share the SB weight so that the mixture
+has the SR's mean m_JJ: if the background density changes linearly in m_JJ across the strips
+and the SR, p(x | m) = (1 - t) p_lower(x) + t p_upper(x) with t = (m - <m>_lower) /
+(<m>_upper - <m>_lower), and the SR background is exactly the mixture with weight
+t_SR = (<m>_SR - <m>_lower) / (<m>_upper - <m>_lower) on the upper strip. The falling
+spectrum puts <m>_SR below the SR centre, so the equal shares used before gave the upper strip
+too much weight. SR vs SB balance is applied by the classifier's class weights.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -13,10 +22,45 @@ import pandas as pd
 
 from anode_cathode.data.regions import Window
 
+__all__ = ["strip_shares", "training_set"]
+
+log = logging.getLogger(__name__)
+
+
+def strip_shares(
+    mjj_sr: np.ndarray, mjj_lower: np.ndarray, mjj_upper: np.ndarray
+) -> tuple[float, float]:
+    """Shares (summing to one) of the lower and upper strip whose mixture has the SR's mean
+    m_JJ (module docstring).
+
+    Raises
+    ------
+    ValueError
+        If the SR's mean m_JJ does not lie between the strips' means (strips on the wrong
+        sides of the SR).
+    """
+    m_sr, m_lo, m_up = (float(np.mean(m)) for m in (mjj_sr, mjj_lower, mjj_upper))
+    if not m_lo < m_sr < m_up:
+        raise ValueError(
+            f"mean mjj of the SR ({m_sr:.4g}) must lie between those of the lower "
+            f"({m_lo:.4g}) and upper ({m_up:.4g}) CWoLa strips"
+        )
+    t = (m_sr - m_lo) / (m_up - m_lo)
+    return 1.0 - t, t
+
 
 def training_set(
-    tables: Mapping[str, pd.DataFrame], window: Window, features: Sequence[str], keep: np.ndarray
+    tables: Mapping[str, pd.DataFrame],
+    window: Window,
+    features: Sequence[str],
+    keep: np.ndarray,
+    mass_matched: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """SR data (label 1) against the strips' data (label 0), weighted per strip.
+
+    ``mass_matched``: strip shares from :func:`strip_shares`; ``False`` gives each strip half
+    the SB weight.
+    """
     data = tables["data"]
     mjj = data["mjj"].to_numpy()
     sr = keep & window.in_sr(mjj)
@@ -27,6 +71,18 @@ def training_set(
             f"window {window.name}: a CWoLa sideband strip is empty (lower {lower.sum()}, "
             f"upper {upper.sum()} events); check windows.cwola_width and windows.sideband"
         )
+    share_lo, share_up = 0.5, 0.5
+    if mass_matched:
+        try:
+            share_lo, share_up = strip_shares(mjj[sr], mjj[lower], mjj[upper])
+        except ValueError as err:
+            raise ValueError(f"window {window.name}: {err}") from None
+        log.info(
+            "%s: CWoLa strip shares %.3f (lower) / %.3f (upper), matching the SR's mean mjj",
+            window.name,
+            share_lo,
+            share_up,
+        )
     cols = list(features)
     X = np.concatenate([data.loc[sr, cols], data.loc[lower, cols], data.loc[upper, cols]])
     y = np.concatenate([np.ones(sr.sum()), np.zeros(lower.sum() + upper.sum())])
@@ -34,8 +90,8 @@ def training_set(
     w = np.concatenate(
         [
             np.ones(sr.sum()),
-            np.full(lower.sum(), 0.5 * n_sb / lower.sum()),
-            np.full(upper.sum(), 0.5 * n_sb / upper.sum()),
+            np.full(lower.sum(), share_lo * n_sb / lower.sum()),
+            np.full(upper.sum(), share_up * n_sb / upper.sum()),
         ]
     )
     return X, y, w

@@ -59,6 +59,7 @@ def fit_and_score(
     folds: int,
     seed: int,
     score_data: bool = True,
+    method_options: Mapping[str, Any] | None = None,
 ) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     """Train ``method`` on one window and score held-out events.
 
@@ -81,6 +82,9 @@ def fit_and_score(
         Score the data events too (the bump hunt's input); ``False`` skips them (the
         evaluation needs the test set only, and scoring the whole spectrum costs as much as
         training a BDT).
+    method_options
+        Keyword arguments of the method's ``training_set`` (its configuration section, e.g.
+        ``cwola.mass_matched``).
 
     Returns
     -------
@@ -105,7 +109,9 @@ def fit_and_score(
     fold = data["fold"].to_numpy()
     for f in range(n_models):
         keep = fold != f if n_models > 1 else np.ones(len(data), dtype=bool)
-        X, y, w = training_set(_model_tables(tables, f, n_models), window, cols, keep)
+        X, y, w = training_set(
+            _model_tables(tables, f, n_models), window, cols, keep, **(method_options or {})
+        )
         t0 = time.perf_counter()
         clf = make_classifier(derive_seed("classifier", window.name, method, f, seed))
         clf.fit(X, y, sample_weight=w)

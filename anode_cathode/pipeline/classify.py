@@ -57,6 +57,7 @@ def train(
             classifier, params, random_state=random_state, n_threads=threads, device=cfg["device"]
         )
 
+    method_keys = [method] if method == "cwola" else []
     for seed, out in zip(seeds, outs, strict=True):
         scores, info = fit_and_score(
             method,
@@ -67,6 +68,7 @@ def train(
             cfg["splits"]["folds"],
             seed,
             score_data=score_data,
+            method_options=cfg.get(method, {}) if method == "cwola" else None,
         )
         out_attrs = {
             "method": method,
@@ -75,7 +77,7 @@ def train(
             "window": window.to_dict(),
             "window_name": window.name,
             "features": cfg["features"],
-            "config_hash": config_hash(cfg, "features", "splits", classifier),
+            "config_hash": config_hash(cfg, "features", "splits", classifier, *method_keys),
             "info": info,
         }
         write_tables(out, scores, out_attrs)

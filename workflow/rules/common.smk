@@ -148,6 +148,11 @@ def classifier_inputs(wildcards):
     return inputs
 
 
+def method_section(wildcards):
+    """The method's own config section, for the methods that have one (CWoLa)."""
+    return ["cwola"] if wildcards.method == "cwola" else []
+
+
 def samples_arg(wildcards, input):
     """``--samples`` with the CATHODE sample files (one per fold), or nothing."""
     return files_arg("--samples", input.samples) if "samples" in input.keys() else ""
