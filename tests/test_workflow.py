@@ -251,3 +251,26 @@ def test_injection_scan_target(tmp_path):
     assert sorted(set(table.s_over_b)) == [0.004, 0.008]
     assert set(table.method) == {"supervised", "cathode"}
     assert (tmp_path / "results/tiny/injection_scan/max_sic_vs_sb.png").stat().st_size > 0
+
+
+def test_linearity_target(tmp_path):
+    cfg = {
+        **TINY_SCAN,
+        "run": "tlin",
+        "seeds": [0],
+        "methods": ["supervised", "idealized"],
+        "linearity": {"s_over_b": [0.01, 0.03], "seeds": [0]},
+    }
+    snakemake(tmp_path, cfg, "linearity")
+    out = tmp_path / "results/tlin/linearity"
+    points = pd.read_csv(out / "points.csv")
+    assert set(points.data_set) == {"sb0.01-s0", "sb0.03-s0"}
+    # the signal (3.5 TeV) fills the window centred on it, in both data sets
+    centre = points[(points.window == "sr3300-3700") & (points.efficiency == 1.0)]
+    assert centre.signal_window.all() and (centre.n_true > 0).all()
+    n_true = centre.groupby("data_set").n_true.max()
+    assert n_true["sb0.03-s0"] > 2 * n_true["sb0.01-s0"]
+    fits = pd.read_csv(out / "linearity.csv")
+    assert set(fits.method) == {"supervised", "idealized"} and fits.slope.notna().all()
+    assert "slope" in (out / "linearity.md").read_text()
+    assert (out / "linearity.png").stat().st_size > 0

@@ -109,6 +109,9 @@ class CutResult:
     spurious_signal: float = math.nan
     spurious_variance: float = math.nan
     family: str = "dijet"
+    # true signal events (label 1) passing the cut in the SR, where the data carry labels (the
+    # built-in generator, labelled inputs): what n_obs - b should find (injection linearity)
+    n_signal_true: float = math.nan
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (lists, floats; ±inf/NaN as strings) for ``json.dump``."""
@@ -126,7 +129,7 @@ class CutResult:
             kw[name] = float(d[name])
         for name in ("n_obs", "b", "sigma_b", "z", "p0", "z_signed", "p_signed"):
             kw[name] = float(d[name])
-        for name in ("exact_below", "spurious_signal", "spurious_variance"):
+        for name in ("exact_below", "spurious_signal", "spurious_variance", "n_signal_true"):
             if name in d:
                 kw[name] = float(d[name])
         return cls(**kw)
@@ -202,6 +205,7 @@ def _cut_result(
     fit_model: str,
     exact_below: float = 0.0,
     spurious: SpuriousSample | None = None,
+    n_signal_true: float = math.nan,
 ) -> CutResult:
     fit_mask = ~sr
     fit = configured_fit(edges, counts, fit_mask, fit_model, alpha)
@@ -244,6 +248,7 @@ def _cut_result(
         exact_below=float(exact_below),
         spurious_signal=spur[0],
         spurious_variance=spur[1],
+        n_signal_true=float(n_signal_true),
     )
 
 
@@ -312,6 +317,7 @@ def _cut_outcomes(
     fit_model: str,
     exact_below: float = 0.0,
     spurious: SpuriousSample | None = None,
+    label: np.ndarray | None = None,
 ) -> Iterator[CutResult | ValueError]:
     """Per efficiency, the cut's result or the ``ValueError`` (naming window and efficiency)
     of its failed fit; inputs and binning are checked once, before the first cut."""
@@ -324,14 +330,30 @@ def _cut_outcomes(
         raise ValueError("mjj contains NaN/inf")
     edges, sr = histogram_edges(window, fit_range, bin_width)
     in_range = (mjj >= edges[0]) & (mjj < edges[-1])
+    signal = None if label is None else np.asarray(label) == 1
+    if signal is not None and signal.shape != mjj.shape:
+        raise ValueError(f"label has shape {signal.shape}, expected {mjj.shape}")
     for eff in efficiencies:
         try:
             thr = fold_thresholds(score, fold, eff, in_range)
-            counts = np.histogram(mjj[apply_cut(score, fold, thr) & in_range], edges)[0]
-            counts = counts.astype(np.float64)
+            passed = apply_cut(score, fold, thr) & in_range
+            counts = np.histogram(mjj[passed], edges)[0].astype(np.float64)
+            n_true = math.nan
+            if signal is not None:
+                n_true = float(np.histogram(mjj[passed & signal], edges)[0][sr].sum())
             _warn_turn_on(counts, window, eff)
             yield _cut_result(
-                window, eff, thr, alpha, edges, counts, sr, fit_model, exact_below, spurious
+                window,
+                eff,
+                thr,
+                alpha,
+                edges,
+                counts,
+                sr,
+                fit_model,
+                exact_below,
+                spurious,
+                n_signal_true=n_true,
             )
         except ValueError as exc:
             error = ValueError(f"window {window.name}, efficiency {eff:g}: {exc}")
@@ -351,13 +373,15 @@ def window_bumphunt_per_cut(
     fit_model: str,
     exact_below: float = 0.0,
     spurious: SpuriousSample | None = None,
+    label: np.ndarray | None = None,
 ) -> tuple[list[CutResult], list[dict[str, Any]]]:
     """:func:`window_bumphunt`, recording the cuts whose fit fails instead of raising.
 
     A cut whose fit fails is reported, never turned into a number, and does not stop the
     other cuts; bad inputs or binning still raise ``ValueError``. ``exact_below``: see
     :func:`~anode_cathode.bumphunt.significance.local_significance`; with ``spurious`` every
-    cut also records its spurious signal (:func:`spurious_signal`).
+    cut also records its spurious signal (:func:`spurious_signal`); with ``label`` (1 for
+    signal events) the number of true signal events it keeps in the SR.
 
     Returns
     -------
@@ -380,6 +404,7 @@ def window_bumphunt_per_cut(
         fit_model,
         exact_below,
         spurious,
+        label,
     )
     for eff, outcome in zip(efficiencies, outcomes, strict=True):
         if isinstance(outcome, ValueError):

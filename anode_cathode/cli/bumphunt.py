@@ -1,4 +1,5 @@
-"""Bump-hunt steps: cuts and fits per window, the scan with global p-values, calibration."""
+"""Bump-hunt steps: cuts and fits per window, the scan with global p-values, calibration,
+injection linearity."""
 
 from __future__ import annotations
 
@@ -30,8 +31,16 @@ def cmd_calibrate(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_linearity(args: argparse.Namespace) -> None:
+    """``linearity``: fitted vs true signal over injected data sets; prints the table."""
+    from anode_cathode.pipeline import bumphunt
+
+    print(bumphunt.injection_linearity(get_config(args), args.inputs, args.out_dir))
+
+
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add the ``bumphunt-window``, ``bumphunt-scan`` and ``calibrate`` subcommands."""
+    """Add the ``bumphunt-window``, ``bumphunt-scan``, ``calibrate`` and ``linearity``
+    subcommands."""
     p = sub.add_parser("bumphunt-window", help="score cuts, dijet fits and local Z in one window")
     add_config(p)
     # repeated groups: --scores <seed files> --out <json> --plot <png>, one per method
@@ -62,3 +71,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--test", nargs="*", default=[], help="results of the test null data sets")
     p.add_argument("--out-dir", required=True)
     p.set_defaults(func=cmd_calibrate)
+
+    p = sub.add_parser("linearity", help="fitted vs true signal over injected data sets")
+    add_config(p)
+    p.add_argument(
+        "--inputs", nargs="+", required=True, help="bumphunt-window results of the data sets"
+    )
+    p.add_argument("--out-dir", required=True)
+    p.set_defaults(func=cmd_linearity)

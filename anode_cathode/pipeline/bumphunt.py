@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from anode_cathode.bumphunt.plots import (
@@ -24,9 +25,17 @@ from anode_cathode.bumphunt.window import CutResult, SpuriousSample, window_bump
 from anode_cathode.core.files import PathArg, write_json, write_text
 from anode_cathode.data.io import write_csv
 
-__all__ = ["bumphunt_scan", "bumphunt_window", "bumphunt_windows"]
+__all__ = ["bumphunt_scan", "bumphunt_window", "bumphunt_windows", "injection_linearity"]
 
 log = logging.getLogger(__name__)
+
+
+def _labels(data: Any) -> np.ndarray | None:
+    """Truth labels of the data events, where every event has one (else ``None``)."""
+    if "label" not in data:
+        return None
+    label = data["label"].to_numpy(dtype=np.float64)
+    return label if np.all(np.isfinite(label)) else None
 
 
 def bumphunt_window(
@@ -65,6 +74,7 @@ def bumphunt_window(
         bh["fit_model"],
         exact_below=bh["exact_below"],
         spurious=_spurious_sample(spurious, mjj, bh["fit_range"]),
+        label=_labels(data),
     )
     for err in errors:
         log.error("%s", err["error"])
@@ -201,4 +211,35 @@ def bumphunt_scan(
     )
     text = pvalue_markdown(table, cfg["run"], inj, ks)
     write_text(out / "pvalues.md", text)
+    return text
+
+
+def injection_linearity(cfg: Mapping[str, Any], inputs: Sequence[PathArg], out_dir: PathArg) -> str:
+    """Fitted vs true signal over the injected data sets (target ``linearity``).
+
+    Writes ``points.csv`` (one row per data set, window, method, classifier and cut),
+    ``linearity.csv`` / ``linearity.md`` (straight-line fits) and ``linearity.png`` to
+    ``out_dir``; returns the Markdown table.
+    """
+    from anode_cathode.bumphunt.linearity import (
+        fit_linearity,
+        linearity_markdown,
+        linearity_points,
+        plot_linearity,
+    )
+
+    out = Path(out_dir)
+    points = linearity_points(inputs)
+    fits = fit_linearity(points)
+    mass = ""
+    if cfg["data"]["source"] == "builtin":
+        from anode_cathode.data.generate import GeneratorParams
+
+        params = GeneratorParams.from_dict(cfg["data"]["builtin"]["params"])
+        mass = f", W' mass {params.signal_mass_tev:g} TeV"
+    text = linearity_markdown(fits, f"Injection linearity, run '{cfg['run']}'{mass}")
+    write_csv(points, out / "points.csv")
+    write_csv(fits, out / "linearity.csv")
+    write_text(out / "linearity.md", text)
+    plot_linearity(points, fits, out / "linearity.png")
     return text

@@ -84,3 +84,40 @@ rule null_check:
         f"{RES}/bumphunt/{NULL_INJ}/pvalues.md",
         f"{RES}/bumphunt/{NULL_INJ}/pvalue_uniformity.png",
     localrule: True
+
+
+rule linearity:
+    input:
+        lambda w: linearity_files(),
+    output:
+        md=report(
+            f"{RES}/linearity/linearity.md",
+            caption="../report/linearity.rst",
+            category="Bump hunt",
+            subcategory="injection linearity",
+        ),
+        csv=f"{RES}/linearity/linearity.csv",
+        points=f"{RES}/linearity/points.csv",
+        png=report(
+            f"{RES}/linearity/linearity.png",
+            caption="../report/linearity.rst",
+            category="Bump hunt",
+            subcategory="injection linearity",
+        ),
+    params:
+        cfg=cfg_json("run", "data"),
+        out_dir=lambda w, output: os.path.dirname(output.csv),
+    log:
+        f"{RES}/linearity/linearity.log",
+    benchmark:
+        f"{RES}/linearity/linearity.benchmark.tsv"
+    localrule: True
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    shell:
+        "anode-cathode linearity --config {params.cfg:q} --inputs {input} "
+        "--out-dir {params.out_dir} > {log} 2>&1"

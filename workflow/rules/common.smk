@@ -316,6 +316,22 @@ def injection_scan_tags():
     ]
 
 
+def linearity_files():
+    """Bump-hunt results of the `linearity` target's data sets: every S/B times every seed."""
+    if not config["bumphunt"]["enabled"]:
+        raise WorkflowError(
+            "the target linearity needs bumphunt.enabled: true (it fits the signal in the "
+            "bump hunt's spectra); set it in the config"
+        )
+    lin = config["linearity"]
+    tags = [
+        injection_tag({"injection": {"n_signal": None, "s_over_b": sb, "seed": seed}})
+        for sb in lin["s_over_b"]
+        for seed in lin["seeds"]
+    ]
+    return [f for tag in tags for f in bumphunt_window_files(tag)]
+
+
 def all_targets():
     targets = [
         f"{RES}/summary.md",

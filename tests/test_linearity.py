@@ -1,0 +1,109 @@
+"""Injection linearity: the bump hunt's fitted signal against the true signal it keeps."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from anode_cathode.bumphunt.linearity import (
+    fit_linearity,
+    linearity_markdown,
+    linearity_points,
+    plot_linearity,
+)
+from anode_cathode.bumphunt.window import window_bumphunt_per_cut
+from anode_cathode.data.regions import Window
+
+WINDOWS = (Window(3.3, 3.7), Window(3.7, 4.1))
+
+
+def _mjj_background(rng: np.random.Generator, n: int) -> np.ndarray:
+    """A smooth dijet-like spectrum in [2.8, 6.5] TeV (inverse of a tabulated CDF)."""
+    grid = np.linspace(2.8, 6.5, 2000)
+    dens = (1 - grid / 13) ** 10 / (grid / 13) ** 5
+    cdf = np.cumsum(dens) / dens.sum()
+    return np.interp(rng.random(n), cdf, grid)
+
+
+def _write_results(tmp_path, n_signal: int, seed: int) -> list:
+    """Bump hunt of a spectrum with ``n_signal`` Gaussian events at 3.5 TeV whose scores are
+    high, written as the workflow writes them: <inj>/<window>/bumphunt/<combo>.json."""
+    rng = np.random.default_rng(seed)
+    bkg = _mjj_background(rng, 200_000)
+    sig = rng.normal(3.5, 0.08, n_signal)
+    mjj = np.r_[bkg, sig]
+    label = np.r_[np.zeros(bkg.size), np.ones(sig.size)]
+    # the score knows the signal only partly: a cut keeps some of it and much background
+    score = np.r_[rng.random(bkg.size), rng.uniform(0.85, 1.0, sig.size)]
+    fold = rng.integers(0, 3, mjj.size)
+    paths = []
+    for window in WINDOWS:
+        results, errors = window_bumphunt_per_cut(
+            mjj, score, fold, window, (2.8, 6.5), 0.1, (1.0, 0.1), 0.05, "4", label=label
+        )
+        assert not errors
+        path = tmp_path / f"n{n_signal}-s{seed}" / window.name / "bumphunt/supervised_bdt.json"
+        path.parent.mkdir(parents=True)
+        payload = {"window": window.to_dict(), "method": "supervised", "classifier": "bdt"}
+        payload |= {"n_seeds": 1, "results": [r.to_dict() for r in results]}
+        path.write_text(json.dumps(payload))
+        paths.append(path)
+    return paths
+
+
+def test_fitted_signal_follows_the_true_signal(tmp_path):
+    paths = []
+    for n_signal in (0, 1000, 2000, 3000):
+        paths += _write_results(tmp_path, n_signal, seed=n_signal + 1)
+    points = linearity_points(paths)
+    assert len(points) == 4 * 2 * 2
+    assert set(points.data_set) == {"n0-s1", "n1000-s1001", "n2000-s2001", "n3000-s3001"}
+    # the true count is what passes: at 10 % the score keeps about two thirds of the signal
+    kept = points[(points.data_set == "n3000-s3001") & (points.window == "sr3300-3700")]
+    n_true = kept.set_index("efficiency")["n_true"]
+    assert n_true[1.0] == pytest.approx(3000, abs=40) and 0.5 < n_true[0.1] / n_true[1.0] < 0.8
+    # the bump sits in 3.3-3.7 only; the other window has it in its sideband fit, which
+    # pulls that window's background up: a negative excess, kept but not fitted
+    assert set(points[points.signal_window].window) == {"sr3300-3700"}
+    assert not points[points.data_set == "n0-s1"].signal_window.any()
+    beside = points[(points.data_set == "n3000-s3001") & ~points.signal_window]
+    assert (beside.fitted < 0).all()
+    fits = fit_linearity(points)
+    print("\n" + linearity_markdown(fits, "toy"))
+    for fit in fits.itertuples():  # uncut, 30k background events blur the slope
+        assert abs(fit.slope - 1.0) < 3 * fit.slope_error and abs(fit.offset) < 3 * fit.offset_error
+    assert fits.set_index("efficiency").slope_error[0.1] < 0.15
+    plot_linearity(points, fits, tmp_path / "linearity.png")
+    assert (tmp_path / "linearity.png").stat().st_size > 0
+
+
+def test_fit_recovers_a_known_slope_and_needs_labels(tmp_path):
+    rng = np.random.default_rng(4)
+    x = np.repeat([0.0, 100.0, 200.0, 400.0], 5)
+    error = np.full(x.size, 20.0)
+    points = pd.DataFrame(
+        {
+            "method": "cathode",
+            "classifier": "bdt",
+            "efficiency": 0.01,
+            "n_true": x,
+            "fitted": 5.0 + 0.8 * x + rng.normal(0.0, 20.0, x.size),
+            "error": error,
+        }
+    )
+    fit = fit_linearity(points).iloc[0]
+    assert fit.slope == pytest.approx(0.8, abs=3 * fit.slope_error)
+    assert fit.offset == pytest.approx(5.0, abs=3 * fit.offset_error)
+    assert fit.ndf == x.size - 2 and fit.chi2 > 0
+    assert np.isnan(fit_linearity(points.assign(n_true=7.0)).iloc[0].slope)
+    # results of unlabelled data carry no true count
+    path = _write_results(tmp_path, 100, seed=3)[0]
+    payload = json.loads(path.read_text())
+    for result in payload["results"]:
+        result["n_signal_true"] = "nan"
+    path.write_text(json.dumps(payload))
+    with pytest.raises(ValueError, match="labelled data"):
+        linearity_points([path])
