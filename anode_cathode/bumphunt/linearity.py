@@ -36,7 +36,7 @@ __all__ = [
 #: A window is a signal window of its data set when its SR holds at least this fraction of
 #: the largest uncut SR signal among the data set's windows (a mass between two windows gives
 #: two signal windows).
-SIGNAL_WINDOW_FRACTION = 0.2
+SIGNAL_WINDOW_FRACTION = 0.5
 
 
 def linearity_points(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
