@@ -519,6 +519,10 @@ sys.exit(cli.main(["slow", sys.argv[1]]))
 """
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("signame", ["SIGTERM", "SIGINT", "SIGHUP"])
 def test_a_killed_step_removes_its_temporary_file(tmp_path, signame):
     out = tmp_path / "table.h5"
@@ -529,6 +533,9 @@ def test_a_killed_step_removes_its_temporary_file(tmp_path, signame):
         stderr=subprocess.PIPE,
         text=True,
         env=subprocess_env(),
+        # a shell's background job (`nohup ... &`) starts with SIGINT ignored, and so would
+        # this step; a step started from a terminal or by Snakemake has it at its default
+        preexec_fn=_default_sigint,
     )
     assert proc.stdout.readline().strip() == "writing"
     assert len(list(tmp_path.glob(".table.h5.*.tmp"))) == 1
