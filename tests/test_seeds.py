@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from anode_cathode.core.seeds import derive_seed
+from anode_cathode.core.seeds import REPLICA_STEPS, derive_seed, replica_key
 
 
 def test_streams_are_reproducible_and_distinct():
@@ -40,3 +40,22 @@ def test_bad_key_parts():
         derive_seed("sb_flow", 1.5)
     with pytest.raises(ValueError):
         derive_seed("sb_flow", -1)
+
+
+def test_replicas_give_the_chosen_steps_their_own_streams():
+    """Every injection seed is a replica of the whole chain: the steps in bands.vary get a
+    stream of their own, the others and injection seed 0 keep the streams of a plain run."""
+    vary = ["flow", "classifier"]
+    plain = derive_seed("sb_flow", "sr3300-3700", 0, 0)
+    seeds = {
+        inj: derive_seed("sb_flow", "sr3300-3700", 0, 0, *replica_key({"seed": inj}, "flow", vary))
+        for inj in range(4)
+    }
+    assert seeds[0] == plain and len(set(seeds.values())) == 4
+    assert replica_key({"seed": 3}, "sampling", vary) == ()
+    assert replica_key(None, "flow", vary) == () == replica_key({"seed": None}, "flow", vary)
+    assert {replica_key({"seed": 1}, step, REPLICA_STEPS) for step in REPLICA_STEPS} == {
+        ("injection", 1)
+    }
+    with pytest.raises(ValueError, match="unknown random step"):
+        replica_key({"seed": 1}, "injection", vary)

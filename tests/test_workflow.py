@@ -274,3 +274,26 @@ def test_linearity_target(tmp_path):
     assert set(fits.method) == {"supervised", "idealized"} and fits.slope.notna().all()
     assert "slope" in (out / "linearity.md").read_text()
     assert (out / "linearity.png").stat().st_size > 0
+
+
+def test_bands_target_pools_injection_and_training_seeds(tmp_path):
+    cfg = load(
+        "tiny.yaml",
+        methods=["supervised", "cathode"],
+        classifiers=["bdt"],
+        seeds=[0, 1],
+        bands={"injection_seeds": [0, 1]},
+    )
+    snakemake(tmp_path, cfg, "bands")
+    res = tmp_path / "results/tiny"
+    runs = pd.read_csv(res / "bands/metrics_per_run.csv")
+    assert runs.inj.nunique() == 2 and len(runs) == 2 * 2 * 2  # injections x seeds x methods
+    summary = pd.read_csv(res / "bands/summary.csv")
+    assert set(summary.method) == {"supervised", "cathode"} and (summary.n_seeds == 4).all()
+    assert "2 injection seeds" in (res / "bands/summary.md").read_text()
+    # each injection seed is a full replica: its own sideband flows, trained differently
+    losses = [
+        pd.read_csv(next(res.glob(f"{inj}/sr*/flow_sb/fold0/model.losses.csv")))
+        for inj in sorted(runs.inj.unique())
+    ]
+    assert not losses[0].train_loss.equals(losses[1].train_loss)

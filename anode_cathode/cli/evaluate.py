@@ -27,6 +27,12 @@ def cmd_injection_scan(args: argparse.Namespace) -> None:
     print(evaluate.injection_scan(get_config(args), args.metrics, args.out_dir))
 
 
+def cmd_bands(args: argparse.Namespace) -> None:
+    from anode_cathode.pipeline import evaluate
+
+    print(evaluate.full_bands(get_config(args), args.metrics, args.out_dir))
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="ROC/SIC of all methods in one window")
     add_config(p)
@@ -49,3 +55,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--metrics", nargs="+", required=True, help="metrics.csv per injection")
     p.add_argument("--out-dir", required=True)
     p.set_defaults(func=cmd_injection_scan)
+
+    p = sub.add_parser("bands", help="bands over injection and training seeds (full randomness)")
+    add_config(p)
+    p.add_argument("--metrics", nargs="+", required=True, help="metrics.csv per injection seed")
+    p.add_argument("--out-dir", required=True)
+    p.set_defaults(func=cmd_bands)

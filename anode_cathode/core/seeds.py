@@ -10,10 +10,12 @@ a seed; different names give statistically independent streams.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-__all__ = ["derive_seed"]
+__all__ = ["REPLICA_STEPS", "derive_seed", "replica_key"]
 
 
 def _entropy(part: int | str) -> int:
@@ -52,3 +54,39 @@ def derive_seed(purpose: str, *key: int | str) -> int:
     entropy = [_entropy(purpose), *(_entropy(k) for k in key)]
     state = np.random.SeedSequence(entropy).generate_state(1, dtype=np.uint32)[0]
     return int(state) % (2**31 - 1)
+
+
+#: Random steps whose streams can follow the injection seed (config ``bands.vary``).
+REPLICA_STEPS = ("flow", "sampling", "classifier")
+
+
+def replica_key(
+    injection: Mapping[str, Any] | None, step: str, vary: Sequence[str]
+) -> tuple[str, int] | tuple[()]:
+    """Extra key parts that give ``step`` its own stream for each injected data set.
+
+    Each injection seed then repeats the whole chain with independent randomness (injected
+    signal events, and the steps in ``vary``): bands over injection seeds cover all of it
+    (target ``bands``). Injection seed 0 adds nothing, so a run with seed 0 keeps the streams
+    of a run without replicas.
+
+    Parameters
+    ----------
+    injection
+        The data set's injection (``seed`` key; ``None`` or a missing seed count as 0).
+    step
+        One of :data:`REPLICA_STEPS`.
+    vary
+        The steps that follow the injection seed.
+
+    Examples
+    --------
+    >>> replica_key({"seed": 2}, "flow", ["flow", "classifier"])
+    ('injection', 2)
+    >>> replica_key({"seed": 2}, "sampling", ["flow"]), replica_key({"seed": 0}, "flow", ["flow"])
+    ((), ())
+    """
+    if step not in REPLICA_STEPS:
+        raise ValueError(f"unknown random step {step!r}; valid: {REPLICA_STEPS}")
+    seed = int((injection or {}).get("seed") or 0)
+    return ("injection", seed) if seed and step in vary else ()

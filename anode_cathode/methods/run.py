@@ -60,6 +60,7 @@ def fit_and_score(
     seed: int,
     score_data: bool = True,
     method_options: Mapping[str, Any] | None = None,
+    stream_key: Sequence[int | str] = (),
 ) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     """Train ``method`` on one window and score held-out events.
 
@@ -77,11 +78,14 @@ def fit_and_score(
         and ``predict_proba``.
     seed
         The configured training seed; model f gets the independent stream
-        ``derive_seed("classifier", window, method, f, seed)``.
+        ``derive_seed("classifier", window, method, f, seed, *stream_key)``.
     score_data
         Score the data events too (the bump hunt's input); ``False`` skips them (the
         evaluation needs the test set only, and scoring the whole spectrum costs as much as
         training a BDT).
+    stream_key
+        Extra key of the classifier streams (the data set's replica,
+        :func:`~anode_cathode.core.seeds.replica_key`).
     method_options
         Keyword arguments of the method's ``training_set`` (its configuration section, e.g.
         ``cwola.mass_matched``).
@@ -113,7 +117,7 @@ def fit_and_score(
             _model_tables(tables, f, n_models), window, cols, keep, **(method_options or {})
         )
         t0 = time.perf_counter()
-        clf = make_classifier(derive_seed("classifier", window.name, method, f, seed))
+        clf = make_classifier(derive_seed("classifier", window.name, method, f, seed, *stream_key))
         clf.fit(X, y, sample_weight=w)
         test_score += _score(clf, x_test) / n_models
         if score_data and n_models > 1:

@@ -7,6 +7,7 @@ from typing import Any
 
 from anode_cathode.config import config_hash
 from anode_cathode.core.files import PathArg
+from anode_cathode.core.seeds import replica_key
 from anode_cathode.data.io import read_attrs, read_tables, write_tables
 from anode_cathode.data.pseudo import read_spurious
 from anode_cathode.data.regions import Window
@@ -69,6 +70,7 @@ def train(
             seed,
             score_data=score_data,
             method_options=cfg.get(method, {}) if method == "cwola" else None,
+            stream_key=replica_key(attrs.get("injection"), "classifier", cfg["bands"]["vary"]),
         )
         out_attrs = {
             "method": method,

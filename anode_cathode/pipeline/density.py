@@ -18,7 +18,7 @@ import pandas as pd
 from anode_cathode.config import config_hash, sr_flow_config
 from anode_cathode.core.files import PathArg, write_json
 from anode_cathode.core.registry import DENSITY
-from anode_cathode.core.seeds import derive_seed
+from anode_cathode.core.seeds import derive_seed, replica_key
 from anode_cathode.data.io import read_attrs, read_tables, write_csv, write_tables
 from anode_cathode.data.pseudo import read_spurious
 from anode_cathode.data.regions import Window
@@ -80,16 +80,23 @@ def train_flows(
             f"for {len(jobs)} {region.upper()} flows"
         )
     window = _window(split_file)
+    injection = read_attrs(split_file).get("injection")
     data = read_tables(split_file)["data"]
     cols = flow_inputs(cfg)
+
+    def replica(step: str) -> tuple:
+        return replica_key(injection, step, cfg["bands"]["vary"])
+
     for i, (fold, seed, out) in enumerate(jobs):
         X, m = flow_training_data(data, window, cols, region, fold, cfg["splits"]["folds"])
         if region == "sb":
             settings = cfg["flow"]
-            random_state = derive_seed("sb_flow", window.name, fold, settings["seed"])
+            random_state = derive_seed(
+                "sb_flow", window.name, fold, settings["seed"], *replica("flow")
+            )
         else:
             settings = sr_flow_config(cfg)
-            random_state = derive_seed("sr_flow", window.name, fold, seed)
+            random_state = derive_seed("sr_flow", window.name, fold, seed, *replica("flow"))
         if len(X) < 100:
             raise ValueError(
                 f"{window.name}: only {len(X)} {region.upper()} events to train a flow"
@@ -130,7 +137,7 @@ def train_flows(
             flow.device_,
         )
         if samples is not None:
-            _write_samples(cfg, flow, data, window, fold, samples[i])
+            _write_samples(cfg, flow, data, window, fold, samples[i], injection)
 
 
 def _check_physical_bounds(X: np.ndarray, cols: Sequence[str], window: Window) -> None:
@@ -153,8 +160,10 @@ def _write_samples(
     window: Window,
     fold: int,
     out: PathArg,
+    injection: Mapping[str, Any] | None,
 ) -> None:
-    """Draw the CATHODE samples of ``fold`` from its SB flow and write them to ``out``."""
+    """Draw the CATHODE samples of ``fold`` from its SB flow and write them to ``out``
+    (``injection``: the data set's, whose seed can select the sampling stream)."""
     from anode_cathode.methods.cathode import draw_samples
 
     if cfg["splits"]["folds"] > 1:  # the masses and the number of the classifier's SR events
@@ -167,7 +176,13 @@ def _write_samples(
         flow_inputs(cfg),
         c["oversampling"],
         c["kde_bandwidth"],
-        seed=derive_seed("cathode_samples", window.name, fold, cfg["flow"]["seed"]),
+        seed=derive_seed(
+            "cathode_samples",
+            window.name,
+            fold,
+            cfg["flow"]["seed"],
+            *replica_key(injection, "sampling", cfg["bands"]["vary"]),
+        ),
     )
     write_tables(
         out,
@@ -197,9 +212,10 @@ def sample(
             "give one flow, fold and output per fold"
         )
     window = _window(split_file)
+    injection = read_attrs(split_file).get("injection")
     data = read_tables(split_file)["data"]
     for flow_file, fold, out in zip(flow_files, folds, outs, strict=True):
-        _write_samples(cfg, ConditionalFlow.load(flow_file), data, window, fold, out)
+        _write_samples(cfg, ConditionalFlow.load(flow_file), data, window, fold, out, injection)
 
 
 def flow_diagnostics(

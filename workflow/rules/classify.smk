@@ -14,7 +14,9 @@ rule train_classifier:
         method=wildcard_pattern([m for m in classifier_methods() if m != "cathode"]),
         clf=wildcard_pattern(CLASSIFIERS),
     params:
-        cfg=lambda w: cfg_json("device", "features", "splits", w.clf, *method_section(w)),
+        cfg=lambda w: cfg_json(
+            "device", "features", "splits", w.clf, *method_section(w), bands=BANDS_VARY
+        ),
         samples=samples_arg,
         seeds=seeds_arg(),
         score_data=score_data_arg(),

@@ -82,6 +82,11 @@ def gpu_per_job():
 GPU = gpu_per_job()
 
 
+# the random steps that follow the injection seed (only `vary` reaches the jobs, so that
+# adding injection seeds to `bands` reruns nothing)
+BANDS_VARY = {"vary": config["bands"]["vary"]}
+
+
 def cfg_json(*sections, **overrides):
     """JSON of the config sections a step uses: its params, so that editing another section
     does not rerun it."""
@@ -330,6 +335,16 @@ def linearity_files():
         for seed in lin["seeds"]
     ]
     return [f for tag in tags for f in bumphunt_window_files(tag)]
+
+
+def bands_files():
+    """Reference-window metrics of the `bands` target: the configured injection with every
+    seed of `bands.injection_seeds`, each a replica of the whole chain."""
+    tags = [
+        injection_tag({"injection": {**config["injection"], "seed": seed}})
+        for seed in config["bands"]["injection_seeds"]
+    ]
+    return [f"{RES}/{tag}/{reference_window()}/eval/metrics.csv" for tag in tags]
 
 
 def all_targets():

@@ -16,7 +16,7 @@ rule train_flow:
         # that starts up and reloads the models)
         samples=window_fold_files("cathode/fold{fold}/samples.h5") if uses_cathode() else [],
     params:
-        cfg=cfg_json("device", "features", "flow", "splits", *cathode_section()),
+        cfg=cfg_json("device", "features", "flow", "splits", *cathode_section(), bands=BANDS_VARY),
         folds=folds_arg(),
         samples=lambda w, output: files_arg("--samples", output.samples),
     log:
@@ -83,7 +83,7 @@ rule train_flow_inner:
     wildcard_constraints:
         seed=r"\d+",
     params:
-        cfg=cfg_json("device", "features", "flow", "anode", "splits"),
+        cfg=cfg_json("device", "features", "flow", "anode", "splits", bands=BANDS_VARY),
         folds=folds_arg(),
     log:
         f"{RES}/{{inj}}/{{window}}/flow_sr/seed{{seed}}/train.log",

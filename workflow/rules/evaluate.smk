@@ -102,3 +102,31 @@ rule injection_scan:
     shell:
         "anode-cathode injection-scan --config {params.cfg:q} --metrics {input} "
         "--out-dir {params.out_dir} > {log} 2>&1"
+
+
+# Bands over the full randomness: the reference window rerun for every injection seed (its
+# own signal events, flows, samples and classifiers), pooled with the training seeds.
+rule bands:
+    input:
+        bands_files(),
+    output:
+        md=report(f"{RES}/bands/summary.md", caption="../report/bands.rst", category="Summary"),
+        csv=f"{RES}/bands/summary.csv",
+        runs=f"{RES}/bands/metrics_per_run.csv",
+    params:
+        cfg=cfg_json("run", "evaluation", "bands"),
+        out_dir=lambda w, output: os.path.dirname(output.csv),
+    log:
+        f"{RES}/bands/bands.log",
+    benchmark:
+        f"{RES}/bands/bands.benchmark.tsv"
+    localrule: True
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    shell:
+        "anode-cathode bands --config {params.cfg:q} --metrics {input} "
+        "--out-dir {params.out_dir} > {log} 2>&1"
