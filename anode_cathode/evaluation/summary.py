@@ -104,8 +104,13 @@ def _fmt(med: float, lo: float, hi: float) -> str:
     return f"{med:.2f} [{lo:.2f}, {hi:.2f}]"
 
 
-def summary_markdown(summary: pd.DataFrame, percentiles: Sequence[float], title: str) -> str:
-    """Markdown table: median [band] over seeds of max SIC and SIC at fixed FPR."""
+def summary_markdown(
+    summary: pd.DataFrame,
+    percentiles: Sequence[float],
+    title: str,
+    over: str = "training seeds",
+) -> str:
+    """Markdown table: median [band] over ``over`` of max SIC and SIC at fixed FPR."""
     fpr_cols = [
         c for c in summary.columns if c.startswith("sic_at_fpr_") and not c.endswith(("_lo", "_hi"))
     ]
@@ -115,7 +120,7 @@ def summary_markdown(summary: pd.DataFrame, percentiles: Sequence[float], title:
     lines = [
         f"# {title}",
         "",
-        f"Median over training seeds with the {percentiles[0]:g}-{percentiles[1]:g} % band "
+        f"Median over {over} with the {percentiles[0]:g}-{percentiles[1]:g} % band "
         "in brackets; n/a where fewer than the minimum number of background test events pass.",
         "",
         "| " + " | ".join(header) + " |",

@@ -104,7 +104,7 @@ def full_bands(cfg: Mapping[str, Any], metrics: Sequence[PathArg], out_dir: Path
         f"anode-cathode run '{cfg['run']}': bands over {n_inj} injection seeds "
         f"(injected events; own streams for: {vary}) times the training seeds"
     )
-    text = summary_markdown(summary, ev["band"], title)
+    text = summary_markdown(summary, ev["band"], title, over="injection x training seeds")
     out = Path(out_dir)
     write_csv(per_run, out / "metrics_per_run.csv")
     write_csv(summary, out / "summary.csv")
