@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 
@@ -23,6 +24,7 @@ Threshold = tuple[float, float]
 in lexicographic order."""
 
 
+@functools.lru_cache(maxsize=4)
 def tiebreak_keys(n: int) -> np.ndarray:
     """Secondary sort key of ``n`` events in table order: uniform numbers from a fixed stream.
 
@@ -31,7 +33,9 @@ def tiebreak_keys(n: int) -> np.ndarray:
     fraction. Ordering by ``(score, key)`` has no ties, so a cut keeps exactly its fraction;
     applied to another sample, the tied events at the threshold pass with the same probability.
     """
-    return np.random.default_rng(_TIEBREAK_SEED).random(int(n))
+    keys = np.random.default_rng(_TIEBREAK_SEED).random(int(n))
+    keys.flags.writeable = False  # cached: every cut of every efficiency reads the same keys
+    return keys
 
 
 def _keys(keys: np.ndarray | None, n: int) -> np.ndarray:

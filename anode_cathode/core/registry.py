@@ -38,6 +38,9 @@ class Method:
         the supervised baseline trains on labelled simulation alone).
     needs_flows
         Needs the conditional flows of the sidebands.
+    options
+        Config section with the method's own training options, passed to its
+        ``training_set`` as keyword arguments (``None``: it has none).
     """
 
     name: str
@@ -46,6 +49,7 @@ class Method:
     trains_classifier: bool
     uses_data: bool
     needs_flows: bool
+    options: str | None = None
 
 
 METHODS: dict[str, Method] = {
@@ -53,7 +57,7 @@ METHODS: dict[str, Method] = {
     for m in (
         Method("supervised", "Supervised", "black", True, False, False),
         Method("idealized", "Idealized AD", "tab:orange", True, True, False),
-        Method("cwola", "CWoLa hunting", "tab:green", True, True, False),  # arXiv:1805.02664
+        Method("cwola", "CWoLa hunting", "tab:green", True, True, False, "cwola"),  # 1805.02664
         Method("cathode", "CATHODE", "tab:blue", True, True, True),  # arXiv:2109.00546
         Method("anode", "ANODE", "tab:red", False, True, True),  # arXiv:2001.04990
     )

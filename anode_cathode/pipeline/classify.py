@@ -7,6 +7,7 @@ from typing import Any
 
 from anode_cathode.config import config_hash
 from anode_cathode.core.files import PathArg
+from anode_cathode.core.registry import METHODS
 from anode_cathode.core.seeds import replica_key
 from anode_cathode.data.io import read_attrs, read_tables, write_tables
 from anode_cathode.data.pseudo import read_spurious
@@ -58,7 +59,8 @@ def train(
             classifier, params, random_state=random_state, n_threads=threads, device=cfg["device"]
         )
 
-    method_keys = [method] if method == "cwola" else []
+    section = METHODS[method].options
+    method_keys = [section] if section else []
     for seed, out in zip(seeds, outs, strict=True):
         scores, info = fit_and_score(
             method,
@@ -69,7 +71,7 @@ def train(
             cfg["splits"]["folds"],
             seed,
             score_data=score_data,
-            method_options=cfg.get(method, {}) if method == "cwola" else None,
+            method_options=cfg[section] if section else None,
             stream_key=replica_key(attrs.get("injection"), "classifier", cfg["bands"]["vary"]),
         )
         out_attrs = {

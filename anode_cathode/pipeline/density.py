@@ -101,8 +101,6 @@ def train_flows(
             raise ValueError(
                 f"{window.name}: only {len(X)} {region.upper()} events to train a flow"
             )
-        if settings["physical_bounds"]:
-            _check_physical_bounds(X, cols, window)
         log.info(
             "%s: training the %s flow of fold %d%s on %d events (%s)",
             window.name,
@@ -119,6 +117,7 @@ def train_flows(
             n_threads=threads,
             device=cfg["device"],
         )
+        _check_physical_bounds(X, cols, flow.lower_bounds, window)
         flow.fit(X, m)
         flow.save(out)  # atomic: a killed job leaves no partial model.pt
         losses = pd.DataFrame(
@@ -140,11 +139,11 @@ def train_flows(
             _write_samples(cfg, flow, data, window, fold, samples[i], injection)
 
 
-def _check_physical_bounds(X: np.ndarray, cols: Sequence[str], window: Window) -> None:
-    from anode_cathode.data.features import PHYSICAL_LOWER_BOUNDS
-
-    for name, values in zip(cols, X.T, strict=True):
-        bound = PHYSICAL_LOWER_BOUNDS.get(name)
+def _check_physical_bounds(
+    X: np.ndarray, cols: Sequence[str], bounds: Sequence[float | None] | None, window: Window
+) -> None:
+    """The flow's own check of its lower bounds, with the feature and the fix named."""
+    for name, values, bound in zip(cols, X.T, bounds or [None] * len(cols), strict=True):
         if bound is not None and np.nanmin(values) < bound:
             raise ValueError(
                 f"{window.name}: feature {name} has values down to {np.nanmin(values):g}, below "

@@ -155,7 +155,8 @@ def classifier_inputs(wildcards):
 
 def method_section(wildcards):
     """The method's own config section, for the methods that have one (CWoLa)."""
-    return ["cwola"] if wildcards.method == "cwola" else []
+    section = METHODS[wildcards.method].options
+    return [section] if section else []
 
 
 def samples_arg(wildcards, input):
