@@ -7,6 +7,7 @@ import json
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,7 @@ from anode_cathode.bumphunt.significance import (
     local_significance,
 )
 from anode_cathode.bumphunt.window import SpuriousSample, spurious_signal
+from anode_cathode.cli import main
 from anode_cathode.config import load_config
 from anode_cathode.data.features import compute_features
 from anode_cathode.data.generate import generate_background
@@ -289,13 +291,26 @@ def test_calibrate_target_runs_the_whole_chain_on_null_data_sets(tmp_path):
     assert "(pre-registered)" in md and "do not account for training" in md
     for png in ("max_z_cdf_cathode_bdt.png", "max_z_cdf_idealized_bdt.png", "local_z_null.png"):
         assert (out / png).stat().st_size > 10_000
-    # every null data set went through its own flows and classifiers
+    # every null data set went through its own flows and classifiers, one job per window
     for k in range(5):
         for combo in ("cathode_bdt", "anode_density"):
             path = tmp_path / f"results/cal/null{k}/sr3300-3700/bumphunt/{combo}.json"
             res = json.loads(path.read_text())
             assert all(np.isfinite(r["spurious_signal"]) for r in res["results"])
-        assert (tmp_path / f"results/cal/null{k}/sr3700-4100/flow_sb/fold1/model.pt").exists()
+        log = (tmp_path / f"results/cal/null{k}/sr3700-4100/chain.log").read_text()
+        assert "training the SB flow of fold 1" in log and "SR flow of fold 1, seed 0" in log
+        assert not (tmp_path / f"results/cal/null{k}/sr3700-4100/split.h5").exists()
+    # the one-job chain gives what the per-step jobs gave the observed data set
+    obs = tmp_path / "results/cal/n300-s0"
+    combos = ["idealized_bdt", "cathode_bdt", "anode_density"]
+    outs = [str(tmp_path / f"chain_{c}.json") for c in combos]
+    args = ["window-chain", "--config", str(tmp_path / "cal.yaml")]
+    args += ["--dataset", str(obs / "dataset.h5"), "--window", "sr3300-3700"]
+    args += ["--spurious", str(tmp_path / "results/cal/calibration/spurious.h5")]
+    assert main([*args, "--combo", *combos, "--out", *outs]) == 0
+    for combo, out in zip(combos, outs, strict=True):
+        steps = json.loads((obs / f"sr3300-3700/bumphunt/{combo}.json").read_text())
+        assert json.loads(Path(out).read_text()) == steps
 
 
 def _snakefile():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from anode_cathode.cli.common import add_config, get_config
+from anode_cathode.cli.common import add_config, add_threads, get_config
 
 
 def cmd_bumphunt_window(args: argparse.Namespace) -> None:
@@ -13,6 +13,21 @@ def cmd_bumphunt_window(args: argparse.Namespace) -> None:
     from anode_cathode.pipeline import bumphunt
 
     bumphunt.bumphunt_windows(get_config(args), args.scores, args.out, args.plot)
+
+
+def cmd_window_chain(args: argparse.Namespace) -> None:
+    """``window-chain``: every step of one window in one process (calibration's null sets)."""
+    from anode_cathode.pipeline import chain
+
+    chain.window_chain(
+        get_config(args),
+        args.dataset,
+        args.window,
+        args.combo,
+        args.out,
+        args.threads,
+        spurious=args.spurious,
+    )
 
 
 def cmd_bumphunt_scan(args: argparse.Namespace) -> None:
@@ -39,8 +54,8 @@ def cmd_linearity(args: argparse.Namespace) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add the ``bumphunt-window``, ``bumphunt-scan``, ``calibrate`` and ``linearity``
-    subcommands."""
+    """Add the ``bumphunt-window``, ``window-chain``, ``bumphunt-scan``, ``calibrate`` and
+    ``linearity`` subcommands."""
     p = sub.add_parser("bumphunt-window", help="score cuts, dijet fits and local Z in one window")
     add_config(p)
     # repeated groups: --scores <seed files> --out <json> --plot <png>, one per method
@@ -54,6 +69,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", action="append", required=True, help="results (JSON), per group")
     p.add_argument("--plot", action="append", required=True, help="spectra (PNG), per group")
     p.set_defaults(func=cmd_bumphunt_window)
+
+    p = sub.add_parser(
+        "window-chain",
+        help="split, flows, classifiers, cuts and fits of one window in one process",
+    )
+    add_config(p)
+    add_threads(p)
+    p.add_argument("--dataset", required=True, help="data set from 'inject' or 'null-dataset'")
+    p.add_argument("--window", required=True, help="window name, e.g. sr3300-3700")
+    p.add_argument(
+        "--combo", nargs="+", required=True, help="method_classifier names, e.g. cathode_bdt"
+    )
+    p.add_argument("--out", nargs="+", required=True, help="bump-hunt results (JSON), per combo")
+    p.add_argument(
+        "--spurious", default=None, help="calibration: independent background sample to score"
+    )
+    p.set_defaults(func=cmd_window_chain)
 
     p = sub.add_parser("bumphunt-scan", help="local Z vs window, global p-values, null check")
     add_config(p)

@@ -39,7 +39,7 @@ def _labels(data: Any) -> np.ndarray | None:
 
 
 def bumphunt_window(
-    cfg: Mapping[str, Any], scores: Sequence[PathArg], out: PathArg, plot: PathArg
+    cfg: Mapping[str, Any], scores: Sequence[PathArg], out: PathArg, plot: PathArg | None
 ) -> None:
     """Score cuts, sideband fits and local Z of one window, method and classifier.
 
@@ -52,7 +52,7 @@ def bumphunt_window(
     out
         Results (JSON): one entry per cut whose fit succeeded, and the errors of the others.
     plot
-        Spectra with fits (PNG).
+        Spectra with fits (PNG); ``None`` draws none (null data sets of the calibration).
 
     Raises
     ------
@@ -105,7 +105,8 @@ def bumphunt_window(
     )
     if not results:
         raise ValueError(f"{window.name}: every bump-hunt fit failed: {errors}")
-    plot_spectrum(results, plot, title=f"{method} ({clf}), {window.name}")
+    if plot is not None:
+        plot_spectrum(results, plot, title=f"{method} ({clf}), {window.name}")
 
 
 def _spurious_sample(

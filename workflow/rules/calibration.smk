@@ -43,6 +43,57 @@ rule null_dataset:
         "{params.features} --out {output} > {log} 2>&1"
 
 
+# A null data set's window runs as one job (split, flows, samples, classifiers, scores, cuts,
+# fits): the same steps as the per-step rules, with one process start-up instead of nine and no
+# intermediate files or plots kept (anode_cathode/pipeline/chain.py).
+CHAIN_CFG = cfg_json(
+    "device",
+    "features",
+    "windows",
+    "splits",
+    "seeds",
+    "classifiers",
+    "flow",
+    "anode",
+    "bumphunt",
+    *cathode_section(),
+    *CLASSIFIERS,
+    *{METHODS[m].options for m in config["methods"]} - {None},
+    bands=BANDS_VARY,
+)
+
+
+rule null_window_chain:
+    input:
+        dataset=f"{RES}/{{inj}}/dataset.h5",
+        spurious=SPURIOUS,
+    output:
+        window_combo_files("bumphunt/{combo}.json"),
+    wildcard_constraints:
+        inj=r"null\d+",
+    params:
+        cfg=CHAIN_CFG,
+        combos=" ".join(bumphunt_combos()),
+    log:
+        f"{RES}/{{inj}}/{{window}}/chain.log",
+    benchmark:
+        f"{RES}/{{inj}}/{{window}}/chain.benchmark.tsv"
+    conda:
+        CONDA_ENV
+    threads: config["threads"]["flow"]
+    resources:
+        mem_mb=8000,
+        runtime=300 * config["splits"]["folds"],  # minutes, LHCO-scale flows on a CPU core
+        gpu=GPU,
+    shell:
+        "anode-cathode window-chain --config {params.cfg:q} --threads {threads} "
+        "--dataset {input.dataset} --window {wildcards.window} --combo {params.combos} "
+        "--spurious {input.spurious} --out {output} > {log} 2>&1"
+
+
+ruleorder: null_window_chain > bumphunt_window
+
+
 rule spurious_sample:
     input:
         labelled_features(),
