@@ -157,6 +157,11 @@ def _check_calibration(cfg: Mapping[str, Any]) -> None:
             "config key 'calibration.enabled': the calibration needs the bump hunt; set "
             "bumphunt.enabled: true"
         )
+    if cal["pseudo_data"] == "generator" and cfg["data"]["source"] != "builtin":
+        raise ConfigError(
+            "config key 'calibration.pseudo_data': 'generator' needs data.source: builtin; use "
+            "auto, bootstrap or smoothed for this input"
+        )
     family = cal["family"]
     if family == "all":
         return

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import subprocess_env
-from scipy.stats import norm, poisson
+from scipy.stats import ks_2samp, norm, poisson
 
 from anode_cathode.bumphunt.calibration import (
     calibrated_pvalue,
@@ -23,18 +23,29 @@ from anode_cathode.bumphunt.calibration import (
     with_spurious_term,
 )
 from anode_cathode.bumphunt.cuts import fold_thresholds, histogram_edges
+from anode_cathode.bumphunt.functions import bin_integrals
 from anode_cathode.bumphunt.significance import (
     bonferroni_pvalue,
     exact_pvalue,
     local_significance,
 )
+from anode_cathode.bumphunt.smoothed import draw_mjj
 from anode_cathode.bumphunt.window import SpuriousSample, spurious_signal
 from anode_cathode.cli import main
-from anode_cathode.config import load_config
+from anode_cathode.config import ConfigError, load_config
 from anode_cathode.data.features import compute_features
 from anode_cathode.data.generate import generate_background
+from anode_cathode.data.io import read_attrs, read_tables
 from anode_cathode.data.pseudo import null_tables, spurious_table
 from anode_cathode.data.regions import Window
+from anode_cathode.pipeline.data import (
+    features,
+    generate,
+    inject,
+    null_dataset,
+    smoothing_model,
+    spurious_sample,
+)
 
 # ------------------------------------------------------------------ calibrated global p
 
@@ -229,6 +240,133 @@ def test_labelled_input_is_resampled_with_the_copies_of_an_event_in_one_fold():
     assert data["eid"].duplicated().any()  # a resampling, not a subsample
     with pytest.raises(ValueError, match="no labelled background"):
         null_tables(cfg, 0, {"events": events.assign(label=1.0), "extra": extra})
+
+
+# ------------------------------------------------------------------ smoothed pseudo-data
+
+
+def test_masses_drawn_from_a_fitted_function_follow_it():
+    params = np.array([1.0, 8.0, 5.0, 0.0])  # physics parameters (p0, p1, p2, p3)
+    mjj = draw_mjj(params, "dijet", 2.6, 7.0, 200_000, np.random.default_rng(0))
+    assert mjj.min() >= 2.6 and mjj.max() < 7.0
+    edges = np.linspace(2.6, 7.0, 23)
+    expected = bin_integrals(edges, params)
+    expected *= len(mjj) / expected.sum()
+    counts, _ = np.histogram(mjj, bins=edges)
+    chi2 = float((((counts - expected) ** 2) / expected).sum())
+    assert chi2 < 50  # 22 bins: p ~ 5e-4 at 50; a wrong inversion gives thousands
+
+
+def _smoothed_cfg():
+    return load_config(
+        {
+            "data": {
+                "source": "builtin",
+                "builtin": {
+                    "n_background": 30_000,
+                    "n_signal": 500,
+                    "n_extra_background": 4_000,
+                    "extra_mjj_range": [3.3, 3.7],
+                },
+            },
+            "injection": {"n_signal": 100},
+            "windows": {"sr": [3.3, 3.7], "sideband": [2.6, 7.0]},
+            "splits": {"folds": 2},
+            "flow": {"n_blocks": 2, "hidden_features": 8, "epochs": 2, "n_best_epochs": 1},
+            "bumphunt": {"enabled": True, "fit_range": [2.9, 7.0], "fit_model": "4"},
+            "calibration": {"enabled": True, "spurious_factor": 2, "pseudo_data": "smoothed"},
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def smoothed(tmp_path_factory):
+    """A smooth model of a small injected built-in data set, and two of its null data sets."""
+    tmp = tmp_path_factory.mktemp("smoothed")
+    cfg = _smoothed_cfg()
+    generate(cfg, tmp / "events.h5", tmp / "extra.h5")
+    features(cfg, tmp / "events.h5", tmp / "extra.h5", tmp / "features.h5")
+    inject(cfg, tmp / "features.h5", tmp / "observed.h5")
+    model = [tmp / "flow.pt", tmp / "spectrum.json"]
+    smoothing_model(cfg, tmp / "observed.h5", *model, threads=1)
+    for k in (0, 1):
+        null_dataset(cfg, k, tmp / f"null{k}.h5", smoothing=model, observed=tmp / "observed.h5")
+    null_dataset(cfg, 0, tmp / "again.h5", smoothing=model, observed=tmp / "observed.h5")
+    spurious_sample(cfg, tmp / "spurious.h5", smoothing=model, observed=tmp / "observed.h5")
+    return tmp
+
+
+def test_smoothed_null_data_sets_are_independent_draws_of_the_data_model(smoothed):
+    observed = read_tables(smoothed / "observed.h5")
+    data_in = observed["data"]
+    n_data = len(data_in[(data_in.mjj >= 2.6) & (data_in.mjj < 7.0)])
+    first, again, other = (read_tables(smoothed / f) for f in ("null0.h5", "again.h5", "null1.h5"))
+    data = first["data"]
+    assert (data.label == 0).all() and set(data.fold) == {0, 1}
+    assert abs(len(data) - n_data) < 5 * np.sqrt(n_data)  # Poisson around the data's count
+    assert data.mjj.min() >= 2.6 and data.mjj.max() < 7.0
+    pd.testing.assert_frame_equal(data, again["data"])
+    assert not np.allclose(data.mjj.to_numpy()[:50], other["data"].mjj.to_numpy()[:50])
+    # the masses follow the data's spectrum (the fitted function from 2.9 TeV, the data's
+    # histogram below), the features stay in their physical range
+    assert ks_2samp(data.mjj, data_in.mjj[data_in.mjj >= 2.6]).pvalue > 1e-3
+    assert (data.delta_mj >= 0).all() and data.tau21j1.between(0, 1).all()
+    # the supervised baseline keeps the observed set's signal pool, the idealized detector
+    # gets as much drawn true background as the observed set has, over the same range
+    assert len(first["signal_pool"]) == len(observed["signal_pool"]) > 0
+    extra, extra_in = first["extra"], observed["extra"]
+    assert len(extra) == len(extra_in) and extra.mjj.between(3.3, 3.7).all()
+    attrs = read_attrs(smoothed / "null0.h5")
+    assert "approximate" in attrs["pseudo_data"] and "flow" in attrs["pseudo_data"]
+
+
+def test_smoothed_spurious_sample_is_the_configured_multiple_of_the_data(smoothed):
+    data = read_tables(smoothed / "observed.h5")["data"]
+    n = int(((data.mjj >= 2.6) & (data.mjj < 7.0)).sum())
+    spur = read_tables(smoothed / "spurious.h5")["spurious"]
+    assert len(spur) == 2 * n and set(spur.fold) == {0, 1} and (spur.label == 0).all()
+    assert "approximate" in read_attrs(smoothed / "spurious.h5")["sample"]
+
+
+def test_generator_pseudo_data_need_the_built_in_generator():
+    with pytest.raises(ConfigError, match=r"calibration\.pseudo_data"):
+        load_config({"data": {"source": "lhco"}, "calibration": {"pseudo_data": "generator"}})
+
+
+@pytest.mark.slow
+def test_workflow_draws_smoothed_null_data_sets(tmp_path):
+    cfg = {
+        "run": "smooth",
+        "data": {
+            "source": "builtin",
+            "builtin": {
+                "n_background": 20_000,
+                "n_signal": 300,
+                "n_extra_background": 2_000,
+                "extra_mjj_range": [3.3, 3.7],
+            },
+        },
+        "injection": {"n_signal": 100},
+        "windows": {"sr": [3.3, 3.7], "sideband": [2.6, 7.0]},
+        "splits": {"folds": 2},
+        "flow": {"n_blocks": 2, "hidden_features": 8, "epochs": 2, "n_best_epochs": 1},
+        "bumphunt": {"enabled": True, "fit_range": [2.9, 7.0], "fit_model": "4"},
+        "calibration": {"enabled": True, "spurious_factor": 1, "pseudo_data": "smoothed"},
+    }
+    path = tmp_path / "smooth.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    targets = ["results/smooth/null3/dataset.h5", "results/smooth/calibration/spurious.h5"]
+    cmd = [sys.executable, "-m", "snakemake", *targets, "--cores", "2", "--configfile"]
+    cmd += [str(path), "-d", str(tmp_path), "-s", str(_snakefile()), "--quiet"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=subprocess_env())
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    spectrum = json.loads(
+        (tmp_path / "results/smooth/calibration/smoothing/spectrum.json").read_text()
+    )
+    assert spectrum["range"] == [2.6, 7.0] and spectrum["fit_range"] == [2.9, 7.0]
+    attrs = read_attrs(tmp_path / targets[0])
+    assert attrs["null_index"] == 3 and "approximate" in attrs["pseudo_data"]
+    assert "approximate" in read_attrs(tmp_path / targets[1])["sample"]
 
 
 # ------------------------------------------------------------------ end to end

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from anode_cathode.cli.common import add_config, get_config
+from anode_cathode.cli.common import add_config, add_threads, get_config
 
 
 def cmd_generate(args: argparse.Namespace) -> None:
@@ -46,13 +46,21 @@ def cmd_split(args: argparse.Namespace) -> None:
 def cmd_null_dataset(args: argparse.Namespace) -> None:
     from anode_cathode.pipeline import data
 
-    data.null_dataset(get_config(args), args.index, args.out, args.features)
+    data.null_dataset(
+        get_config(args), args.index, args.out, args.features, args.smoothing, args.observed
+    )
 
 
 def cmd_spurious_sample(args: argparse.Namespace) -> None:
     from anode_cathode.pipeline import data
 
-    data.spurious_sample(get_config(args), args.out, args.features)
+    data.spurious_sample(get_config(args), args.out, args.features, args.smoothing, args.observed)
+
+
+def cmd_smoothing_model(args: argparse.Namespace) -> None:
+    from anode_cathode.pipeline import data
+
+    data.smoothing_model(get_config(args), args.dataset, args.flow, args.spectrum, args.threads)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -98,12 +106,30 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("null-dataset", help="background-only pseudo-data set (calibration)")
     add_config(p)
     p.add_argument("--index", type=int, required=True, help="number of the pseudo-data set")
-    p.add_argument("--features", default=None, help="the run's features (labelled input)")
+    p.add_argument("--features", default=None, help="the run's features (not built-in data)")
+    p.add_argument(
+        "--smoothing", nargs=2, default=None, help="smoothed pseudo-data: flow, spectrum"
+    )
+    p.add_argument("--observed", default=None, help="smoothed pseudo-data: the observed data set")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_null_dataset)
 
     p = sub.add_parser("spurious-sample", help="background sample for the spurious signal")
     add_config(p)
-    p.add_argument("--features", default=None, help="the run's features (labelled input)")
+    p.add_argument("--features", default=None, help="the run's features (not built-in data)")
+    p.add_argument(
+        "--smoothing", nargs=2, default=None, help="smoothed pseudo-data: flow, spectrum"
+    )
+    p.add_argument("--observed", default=None, help="smoothed pseudo-data: the observed data set")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_spurious_sample)
+
+    p = sub.add_parser(
+        "smoothing-model", help="fitted spectrum and flow of the data (smoothed pseudo-data)"
+    )
+    add_config(p)
+    add_threads(p)
+    p.add_argument("--dataset", required=True, help="the observed data set ('inject' output)")
+    p.add_argument("--flow", required=True, help="output: the flow p(x | mjj) of all data")
+    p.add_argument("--spectrum", required=True, help="output: the fitted mjj spectrum (JSON)")
+    p.set_defaults(func=cmd_smoothing_model)

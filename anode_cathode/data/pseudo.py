@@ -11,7 +11,11 @@ depends on the input:
   pseudo-data sets share events and are *approximate*: their spread is that of independent
   data sets only as far as the bootstrap reproduces it. Every copy of an event lands in the
   same fold, so no model scores a copy of an event it trained on;
-* **unlabelled input**: not supported (there is no background-only sample to draw from).
+* **smoothed data** (``calibration.pseudo_data: smoothed``, any input, and the only choice for
+  unlabelled data): independent draws from a smooth model of the data, m_JJ from the dijet
+  function fitted to the whole spectrum and the features from a conditional flow trained on
+  all data (:mod:`anode_cathode.bumphunt.smoothed`); *approximate*, since the model is fitted
+  to data that may hold a signal and has its own mismodelling.
 
 The spurious-signal sample is a large background-only sample, independent of the data where
 possible (built-in: fresh events, ``calibration.spurious_factor`` times the data's
@@ -34,22 +38,64 @@ from anode_cathode.data.io import read_table
 from anode_cathode.data.selection import select_events
 from anode_cathode.data.splits import assign_folds, inject_signal
 
-__all__ = ["is_exact", "null_tables", "read_spurious", "spurious_table"]
+__all__ = [
+    "KIND_LABELS",
+    "as_null_data_set",
+    "is_exact",
+    "null_tables",
+    "pseudo_data_kind",
+    "read_spurious",
+    "spurious_table",
+    "with_random_folds",
+]
 
 log = logging.getLogger(__name__)
 
 
+#: How each kind of pseudo-data is described in the outputs.
+KIND_LABELS = {
+    "generator": "independent generator data sets",
+    "bootstrap": "bootstrap resamplings of the input's background (approximate: they share events)",
+    "smoothed": "draws from a flow and a fitted spectrum of the data (approximate: the model "
+    "of the data, signal and mismodelling included, stands in for the background)",
+}
+
+
+def pseudo_data_kind(cfg: Mapping[str, Any]) -> str:
+    """``generator`` (built-in data), ``bootstrap`` (labelled input) or ``smoothed``, from
+    ``calibration.pseudo_data`` (``auto`` picks the first two by the input)."""
+    kind = cfg["calibration"]["pseudo_data"]
+    if kind == "auto":
+        return "generator" if cfg["data"]["source"] == "builtin" else "bootstrap"
+    if kind == "generator" and cfg["data"]["source"] != "builtin":
+        raise ValueError(
+            "calibration.pseudo_data: generator needs data.source: builtin; use bootstrap or "
+            "smoothed for other inputs"
+        )
+    return kind
+
+
 def is_exact(cfg: Mapping[str, Any]) -> bool:
-    """Whether the pseudo-data are independent data sets (built-in) or a resampling."""
-    return cfg["data"]["source"] == "builtin"
+    """Whether the pseudo-data are independent data sets of the true background (built-in
+    generator) rather than an approximation (bootstrap, smoothed)."""
+    return pseudo_data_kind(cfg) == "generator"
+
+
+def as_null_data_set(
+    events: pd.DataFrame, extra: pd.DataFrame, cfg: Mapping[str, Any], seed: int
+) -> dict[str, pd.DataFrame]:
+    """``data`` (the background of ``events``, with folds), ``signal_pool`` (their signal) and
+    ``extra``: what :func:`~anode_cathode.data.splits.inject_signal` gives with no injection."""
+    null_cfg = {**cfg, "injection": {"n_signal": 0, "s_over_b": None, "seed": seed % 100_000}}
+    return inject_signal(events, extra, null_cfg, _reference_window(cfg))
 
 
 def _check_labelled(events: pd.DataFrame, source: str) -> None:
     if "label" not in events or not (events["label"] == 0).any():
         raise ValueError(
             f"calibration needs background-only pseudo-data, but the {source} input has no "
-            "labelled background (label 0); use data.source: builtin, or an input with a label "
-            "column (data.root.label for ROOT ntuples)"
+            "labelled background (label 0); use data.source: builtin, an input with a label "
+            "column (data.root.label for ROOT ntuples), or calibration.pseudo_data: smoothed"
         )
 
 
@@ -80,8 +126,12 @@ def null_tables(
         for the built-in generator.
     """
     seed = derive_seed("null_data", index, cfg["calibration"]["seed"])
-    null_cfg = {**cfg, "injection": {"n_signal": 0, "s_over_b": None, "seed": seed % 100_000}}
-    if cfg["data"]["source"] == "builtin":
+    kind = pseudo_data_kind(cfg)
+    if kind == "smoothed":
+        raise ValueError(
+            "smoothed pseudo-data are drawn by anode_cathode.pipeline.data.null_dataset"
+        )
+    if kind == "generator":
         from anode_cathode.data.features import compute_features
         from anode_cathode.data.generate import GeneratorParams, generate_extra_background
 
@@ -97,8 +147,7 @@ def null_tables(
             select_events(raw_extra, cfg["data"]["max_delta_y"]), source="generator"
         )
         extra["label"] = 0.0
-        reference = _reference_window(cfg)
-        return inject_signal(events, extra, null_cfg, reference)
+        return as_null_data_set(events, extra, cfg, seed)
     if features is None:
         raise ValueError("labelled input: null_tables needs the run's feature tables")
     return _bootstrap(features["events"], features["extra"], cfg, np.random.default_rng(seed))
@@ -139,7 +188,12 @@ def spurious_table(
     """The background-only sample for the spurious signal, with a random ``fold`` per event."""
     cal = cfg["calibration"]
     rng = np.random.default_rng(derive_seed("spurious_sample", cal["seed"]))
-    if cfg["data"]["source"] == "builtin":
+    kind = pseudo_data_kind(cfg)
+    if kind == "smoothed":
+        raise ValueError(
+            "the smoothed spurious sample is drawn by anode_cathode.pipeline.data.spurious_sample"
+        )
+    if kind == "generator":
         n = round(cal["spurious_factor"] * cfg["data"]["builtin"]["n_background"])
         table = _builtin_events(cfg, n, 0, derive_seed("spurious_events", cal["seed"]))
     else:
@@ -149,6 +203,15 @@ def spurious_table(
         _check_labelled(events, cfg["data"]["source"])
         table = events[events["label"].to_numpy() == 0].reset_index(drop=True)
     table = table[table["label"].to_numpy() == 0].reset_index(drop=True)
+    return with_random_folds(table, cfg, rng)
+
+
+def with_random_folds(
+    table: pd.DataFrame, cfg: Mapping[str, Any], rng: np.random.Generator
+) -> pd.DataFrame:
+    """The spurious-signal sample with a random ``fold`` per event (fold f is scored by the
+    model that did not train on fold f)."""
+    table = table.copy()
     table["fold"] = rng.integers(0, cfg["splits"]["folds"], len(table)).astype(np.int8)
     return table
 

@@ -44,6 +44,7 @@ from anode_cathode.bumphunt.toys import background_toys
 from anode_cathode.bumphunt.window import CutResult
 from anode_cathode.core.files import PathArg, write_text
 from anode_cathode.data.io import write_csv
+from anode_cathode.data.pseudo import KIND_LABELS, pseudo_data_kind
 
 __all__ = ["calibrate"]
 
@@ -170,7 +171,7 @@ def calibrate(
     table, toy_max = _observed_table(
         obs_rows, raw, null_rows, cal["family"], bh["n_toys"], bh["seed"]
     )
-    write_csv(table, out / "calibrated.csv")
+    write_csv(table.assign(pseudo_data=pseudo_data_kind(cfg)), out / "calibrated.csv")
     write_csv(sigma_spur, out / "spurious.csv")
 
     spreads = [_spread(null_rows, f"{null_rows.dataset.nunique()} calibration")]
@@ -205,7 +206,8 @@ def calibrate(
 
     md = _markdown(cfg, table, spread, test_p, ks, len(null), obs_rows)
     write_text(out / "calibrated.md", md)
-    write_text(out / "null_check.md", _null_markdown(spread, test_p, ks, cal["family"]))
+    kind = KIND_LABELS[pseudo_data_kind(cfg)]
+    write_text(out / "null_check.md", _null_markdown(spread, test_p, ks, cal["family"], kind))
     return md
 
 
@@ -219,11 +221,7 @@ def _markdown(
     observed: pd.DataFrame,
 ) -> str:
     cal = cfg["calibration"]
-    kind = (
-        "independent generator data sets"
-        if cfg["data"]["source"] == "builtin"
-        else "bootstrap resamplings of the input's background (approximate: they share events)"
-    )
+    kind = KIND_LABELS[pseudo_data_kind(cfg)]
     lines = [
         f"# Calibrated bump hunt, run '{cfg['run']}', data set {observed.dataset.iloc[0]}",
         "",
@@ -252,9 +250,13 @@ def _markdown(
     return "\n".join(lines) + "\n"
 
 
-def _null_markdown(spread: pd.DataFrame, test_p: Sequence[float], ks: float, family: str) -> str:
+def _null_markdown(
+    spread: pd.DataFrame, test_p: Sequence[float], ks: float, family: str, kind: str
+) -> str:
     lines = [
         "## Null check (one value per independent null data set)",
+        "",
+        f"Null data sets: {kind}.",
         "",
         "Signed local Z over the null data sets, pooled over windows (one value per data set "
         "and window): with the spurious-signal term its standard deviation should be 1.",

@@ -14,20 +14,50 @@ PSEUDO_CFG = cfg_json(
     "data",
     "splits",
     "windows",
-    calibration={"seed": CAL["seed"], "spurious_factor": CAL["spurious_factor"]},
+    *(["bumphunt"] if CAL["pseudo_data"] == "smoothed" else []),  # the smoothing range
+    calibration={
+        "seed": CAL["seed"],
+        "spurious_factor": CAL["spurious_factor"],
+        "pseudo_data": CAL["pseudo_data"],
+    },
 )
+
+
+rule smoothing_model:
+    input:
+        f"{RES}/{INJ}/dataset.h5",
+    output:
+        flow=SMOOTHING[0],
+        spectrum=SMOOTHING[1],
+    params:
+        cfg=cfg_json("device", "features", "flow", "windows", "bumphunt", "calibration"),
+    log:
+        f"{RES}/calibration/smoothing/smoothing.log",
+    benchmark:
+        f"{RES}/calibration/smoothing/smoothing.benchmark.tsv"
+    conda:
+        CONDA_ENV
+    threads: config["threads"]["flow"]
+    resources:
+        mem_mb=8000,
+        runtime=240,
+        gpu=GPU,
+    shell:
+        "anode-cathode smoothing-model --config {params.cfg:q} --threads {threads} "
+        "--dataset {input} --flow {output.flow} --spectrum {output.spectrum} > {log} 2>&1"
 
 
 rule null_dataset:
     input:
-        labelled_features(),
+        unpack(pseudo_data_inputs),
     output:
-        f"{RES}/null{{k}}/dataset.h5",
+        # 30 MB per calibration-sized data set, remade in seconds: removed once its windows ran
+        temp(f"{RES}/null{{k}}/dataset.h5"),
     wildcard_constraints:
         k=r"\d+",
     params:
         cfg=PSEUDO_CFG,
-        features=lambda w, input: files_arg("--features", input),
+        inputs=pseudo_data_args,
     log:
         f"{RES}/null{{k}}/dataset.log",
     benchmark:
@@ -40,7 +70,7 @@ rule null_dataset:
         runtime=20,
     shell:
         "anode-cathode null-dataset --config {params.cfg:q} --index {wildcards.k} "
-        "{params.features} --out {output} > {log} 2>&1"
+        "{params.inputs} --out {output} > {log} 2>&1"
 
 
 # A null data set's window runs as one job (split, flows, samples, classifiers, scores, cuts,
@@ -96,12 +126,12 @@ ruleorder: null_window_chain > bumphunt_window
 
 rule spurious_sample:
     input:
-        labelled_features(),
+        unpack(pseudo_data_inputs),
     output:
         SPURIOUS,
     params:
         cfg=PSEUDO_CFG,
-        features=lambda w, input: files_arg("--features", input),
+        inputs=pseudo_data_args,
     log:
         f"{RES}/calibration/spurious.log",
     benchmark:
@@ -113,7 +143,7 @@ rule spurious_sample:
         mem_mb=12000,
         runtime=30,
     shell:
-        "anode-cathode spurious-sample --config {params.cfg:q} {params.features} "
+        "anode-cathode spurious-sample --config {params.cfg:q} {params.inputs} "
         "--out {output} > {log} 2>&1"
 
 

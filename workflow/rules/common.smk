@@ -241,9 +241,30 @@ def null_tags(first, count):
     return [f"null{k}" for k in range(first, first + count)]
 
 
-def labelled_features():
-    """The run's feature tables, which labelled inputs resample (built-in data: none)."""
-    return [] if SOURCE == "builtin" else [f"{RES}/features.h5"]
+#: The smooth model of the data that smoothed pseudo-data are drawn from (flow, spectrum).
+SMOOTHING = [
+    f"{RES}/calibration/smoothing/flow.pt",
+    f"{RES}/calibration/smoothing/spectrum.json",
+]
+
+
+def pseudo_data_inputs(wildcards):
+    """Inputs of the pseudo-data rules: the run's feature tables (which the bootstrap of
+    labelled input resamples), or the observed data set and its smooth model."""
+    kind = config["calibration"]["pseudo_data"]
+    if kind == "smoothed":
+        return {"observed": f"{RES}/{INJ}/dataset.h5", "smoothing": SMOOTHING}
+    if kind == "generator" or (kind == "auto" and SOURCE == "builtin"):
+        return {}
+    return {"features": f"{RES}/features.h5"}
+
+
+def pseudo_data_args(wildcards, input):
+    """--features / --observed / --smoothing of the pseudo-data rules."""
+    args = [
+        files_arg(f"--{key}", input.get(key, [])) for key in ("features", "observed", "smoothing")
+    ]
+    return " ".join(a for a in args if a)
 
 
 def bumphunt_methods():
