@@ -6,7 +6,11 @@ workflow in a fresh temporary directory (nothing reused between repeats) with
 
 * ``default``: ``configs/default.yaml`` (target ``all``);
 * ``scan``: ``configs/scan.yaml``, the injected data set with its bump hunt (target ``all``);
-* ``null``: one background-only data set of ``configs/calibration.yaml`` (target ``null_check``).
+* ``null``: one background-only data set of ``configs/calibration.yaml`` (target ``null_check``,
+  the per-step jobs with every plot, as a person would look at it);
+* ``ensemble_set``: one null data set of that config as the calibration ensemble makes it
+  (``null0``: its generation, the spurious-signal sample and one ``window-chain`` job per
+  window).
 
 From the fastest repeat it prints the time per rule (sum and maximum over the rule's jobs, from
 the ``benchmark:`` files), then one table of all cases with the reference numbers measured
@@ -36,6 +40,13 @@ CASES = {
     "default": ("configs/default.yaml", "all", "default run", "288-361 (5-5.5 min)", 120),
     "scan": ("configs/scan.yaml", "all", "one data set of configs/scan.yaml", "1200-1500", 360),
     "null": ("configs/calibration.yaml", "null_check", "one background-only data set", "-", 60),
+    "ensemble_set": (
+        "configs/calibration.yaml",
+        "null0",  # expanded to the bump-hunt results of null0 (ensemble_targets)
+        "one null data set of the calibration ensemble",
+        "-",
+        60,
+    ),
     # paper settings, 10 seeds: for a GPU machine (needs the LHCO files under data/lhco)
     "lhco": ("configs/lhco.yaml", "all", "configs/lhco.yaml (GPU)", "not measured", 600),
 }
@@ -50,11 +61,12 @@ def run_case(name: str, cores: int, workdir: Path, dry_run: bool = False) -> flo
     the SLURM executor plugin waits there for ``scontrol`` (about 9-10 s) even for local runs.
     """
     config, target, *_ = CASES[name]
+    targets = ensemble_targets(config, target) if name == "ensemble_set" else [target]
     cmd = [
         sys.executable,
         "-m",
         "snakemake",
-        target,
+        *targets,
         "-s",
         str(REPO / "Snakefile"),
         "-d",
@@ -72,6 +84,23 @@ def run_case(name: str, cores: int, workdir: Path, dry_run: bool = False) -> flo
     if proc.returncode != 0:
         raise RuntimeError(f"{name} failed:\n{(proc.stdout + proc.stderr)[-3000:]}")
     return wall
+
+
+def ensemble_targets(config: str, tag: str) -> list[str]:
+    """The bump-hunt results of null data set ``tag`` in every window of ``config`` (one file
+    per window: its ``window-chain`` job writes every method's)."""
+    import yaml
+
+    from anode_cathode.config import load_config
+    from anode_cathode.data.regions import windows_from_config
+
+    cfg = load_config(yaml.safe_load((REPO / config).read_text()))
+    method = (cfg["bumphunt"]["methods"] or cfg["methods"])[0]
+    clf = "density" if method == "anode" else cfg["classifiers"][0]
+    return [
+        f"results/{cfg['run']}/{tag}/{w.name}/bumphunt/{method}_{clf}.json"
+        for w in windows_from_config(cfg)
+    ]
 
 
 def rule_times(workdir: Path) -> pd.DataFrame:
