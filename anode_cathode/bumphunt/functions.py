@@ -56,6 +56,7 @@ __all__ = [
     "bin_integrals",
     "choose_fit",
     "dijet_density",
+    "expected_counts",
     "fit_dijet",
     "ftest_pvalue",
     "parse_fit_model",
@@ -174,6 +175,16 @@ class _Model:
         )
         d2mu = mu[:, None, None] * (dlog[:, :, None] * dlog[:, None, :] + d2log)
         return mu, dmu, d2mu
+
+
+def expected_counts(
+    edges: np.ndarray, theta: np.ndarray, norm_mask: np.ndarray, n_params: int, family: str
+) -> np.ndarray:
+    """Expected counts in every bin for fit parameters ``theta`` = (ln nu, p1, ...), with nu
+    the expected number of events in the bins of ``norm_mask`` (the parametrisation of
+    :class:`DijetFit`)."""
+    model = _cached_model(tuple(np.asarray(edges, dtype=np.float64).tolist()), n_params, family)
+    return model.expected(np.asarray(theta, dtype=np.float64), np.asarray(norm_mask, bool))[0]
 
 
 @functools.lru_cache(maxsize=64)

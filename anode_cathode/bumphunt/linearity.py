@@ -11,6 +11,12 @@ the background. The fits use the *signal windows* of each data set, those whose 
 least ``SIGNAL_WINDOW_FRACTION`` of the largest uncut SR signal among its windows: in the
 other windows the signal sits in the sideband fit and pulls their background up, a known
 feature of sideband fits that ``points.csv`` keeps but the slope does not describe.
+
+Two estimators of the signal are fitted against the truth: the bump hunt's own n_obs - b
+(``sideband``), and the SR yield of a signal-plus-background fit of the same post-cut
+spectrum with a Gaussian of the configured resolution (``signal+background``,
+:mod:`anode_cathode.bumphunt.signal_fit`), which counts the signal that leaks into the
+sidebands instead of taking it for background.
 """
 
 from __future__ import annotations
@@ -23,9 +29,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from anode_cathode.bumphunt.signal_fit import fit_signal_plus_background
 from anode_cathode.bumphunt.window import CutResult
 
 __all__ = [
+    "ESTIMATORS",
     "SIGNAL_WINDOW_FRACTION",
     "fit_linearity",
     "linearity_markdown",
@@ -38,15 +46,35 @@ __all__ = [
 #: two signal windows).
 SIGNAL_WINDOW_FRACTION = 0.5
 
+#: The signal estimators: name, column of the estimate, column of its uncertainty.
+ESTIMATORS = (
+    ("sideband", "fitted", "error"),
+    ("signal+background", "fitted_splusb", "error_splusb"),
+)
 
-def linearity_points(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
+
+def _splusb(cut: CutResult, width: float) -> tuple[float, float]:
+    """SR signal yield and uncertainty of the signal-plus-background fit (NaN if it fails)."""
+    try:
+        fit = fit_signal_plus_background(
+            cut.edges, cut.counts, cut.fit_mask, cut.sr_mask, cut.fit_model, width
+        )
+    except ValueError:
+        return float("nan"), float("nan")
+    return fit.signal_sr, fit.signal_sr_error
+
+
+def linearity_points(
+    paths: Sequence[str | os.PathLike], signal_width: float | None = None
+) -> pd.DataFrame:
     """One row per data set, window, method, classifier and cut, from the per-window bump-hunt
     results ``results/<run>/<inj>/<window>/bumphunt/<method>_<clf>.json``.
 
     Columns: ``data_set`` (the injection tag), ``window``, ``method``, ``classifier``,
     ``efficiency``, ``n_true`` (true signal events passing in the SR), ``fitted``
-    (n_obs - b), ``error`` (sqrt(n_obs + sigma_b^2)) and ``signal_window`` (module
-    docstring).
+    (n_obs - b), ``error`` (sqrt(n_obs + sigma_b^2)), ``signal_window`` (module
+    docstring) and, with ``signal_width`` (resolution as a fraction of the mass),
+    ``fitted_splusb`` / ``error_splusb`` from the signal-plus-background fit.
 
     Raises
     ------
@@ -76,6 +104,8 @@ def linearity_points(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
                     "error": float(np.sqrt(cut.n_obs + cut.sigma_b**2)),
                 }
             )
+            if signal_width is not None:
+                rows[-1]["fitted_splusb"], rows[-1]["error_splusb"] = _splusb(cut, signal_width)
     points = pd.DataFrame(rows)
     uncut = points[points["efficiency"] == 1.0]
     sr_signal = uncut.groupby(["data_set", "window"])["n_true"].max()
@@ -87,42 +117,51 @@ def linearity_points(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
 
 
 def fit_linearity(points: pd.DataFrame) -> pd.DataFrame:
-    """Weighted straight-line fit fitted = offset + slope * n_true per method, classifier and
-    cut (weights 1 / error^2), over the signal windows (column ``signal_window``, when there).
+    """Weighted straight-line fit estimate = offset + slope * n_true per estimator
+    (:data:`ESTIMATORS` whose columns ``points`` has), method, classifier and cut (weights
+    1 / error^2), over the signal windows (column ``signal_window``, when there).
 
     Returns
     -------
     pandas.DataFrame
-        ``method``, ``classifier``, ``efficiency``, ``n_points``, ``slope``, ``slope_error``,
-        ``offset``, ``offset_error``, ``chi2``, ``ndf``; NaN where fewer than two distinct
-        true counts exist.
+        ``estimator``, ``method``, ``classifier``, ``efficiency``, ``n_points``, ``slope``,
+        ``slope_error``, ``offset``, ``offset_error``, ``chi2``, ``ndf``; NaN where fewer than
+        two distinct true counts exist.
     """
     if "signal_window" in points:
         points = points[points["signal_window"]]
     rows = []
-    for (method, clf, eff), group in points.groupby(["method", "classifier", "efficiency"]):
-        x = group["n_true"].to_numpy(dtype=np.float64)
-        y = group["fitted"].to_numpy(dtype=np.float64)
-        w = 1.0 / np.maximum(group["error"].to_numpy(dtype=np.float64), 1.0) ** 2
-        row = {"method": method, "classifier": clf, "efficiency": eff, "n_points": len(x)}
-        if np.unique(x).size < 2:
-            row |= dict.fromkeys(("slope", "slope_error", "offset", "offset_error"), np.nan)
-            row |= {"chi2": np.nan, "ndf": 0}
-        else:
-            design = np.c_[np.ones_like(x), x]
-            cov = np.linalg.inv(design.T @ (w[:, None] * design))
-            offset, slope = cov @ design.T @ (w * y)
-            resid = y - offset - slope * x
-            row |= {
-                "slope": float(slope),
-                "slope_error": float(np.sqrt(cov[1, 1])),
-                "offset": float(offset),
-                "offset_error": float(np.sqrt(cov[0, 0])),
-                "chi2": float(np.sum(w * resid**2)),
-                "ndf": len(x) - 2,
-            }
-        rows.append(row)
+    for estimator, column, error in ESTIMATORS:
+        if column not in points:
+            continue
+        valid = points[np.isfinite(points[column]) & np.isfinite(points[error])]
+        for (method, clf, eff), group in valid.groupby(["method", "classifier", "efficiency"]):
+            row = {"estimator": estimator, "method": method, "classifier": clf}
+            row |= {"efficiency": eff, "n_points": len(group)}
+            rows.append(row | _line_fit(group["n_true"], group[column], group[error]))
     return pd.DataFrame(rows)
+
+
+def _line_fit(x: pd.Series, y: pd.Series, error: pd.Series) -> dict[str, float]:
+    x = x.to_numpy(dtype=np.float64)
+    y = y.to_numpy(dtype=np.float64)
+    w = 1.0 / np.maximum(error.to_numpy(dtype=np.float64), 1.0) ** 2
+    if np.unique(x).size < 2:
+        return dict.fromkeys(("slope", "slope_error", "offset", "offset_error", "chi2"), np.nan) | {
+            "ndf": 0
+        }
+    design = np.c_[np.ones_like(x), x]
+    cov = np.linalg.inv(design.T @ (w[:, None] * design))
+    offset, slope = cov @ design.T @ (w * y)
+    resid = y - offset - slope * x
+    return {
+        "slope": float(slope),
+        "slope_error": float(np.sqrt(cov[1, 1])),
+        "offset": float(offset),
+        "offset_error": float(np.sqrt(cov[0, 0])),
+        "chi2": float(np.sum(w * resid**2)),
+        "ndf": len(x) - 2,
+    }
 
 
 def linearity_markdown(fits: pd.DataFrame, title: str) -> str:
@@ -130,18 +169,21 @@ def linearity_markdown(fits: pd.DataFrame, title: str) -> str:
     lines = [
         f"# {title}",
         "",
-        "Fitted signal n_obs - b in the SR against the true signal events passing the same cut",
-        "in the same SR, over every injected data set and its signal windows (those whose SR",
-        f"holds at least {SIGNAL_WINDOW_FRACTION:g} of the data set's largest SR signal): a",
-        "straight-line fit (weights 1 / (n_obs + sigma_b^2)). A closing background estimate",
-        "has slope 1 and offset 0.",
+        "Fitted signal in the SR against the true signal events passing the same cut in the",
+        "same SR, over every injected data set and its signal windows (those whose SR holds at",
+        f"least {SIGNAL_WINDOW_FRACTION:g} of the data set's largest SR signal): a straight-line",
+        "fit weighted by the estimates' uncertainties. Estimators: *sideband*, the bump hunt's",
+        "n_obs - b (the background fitted outside the SR); *signal+background*, the SR yield of",
+        "a fit of the whole spectrum with the dijet function plus a Gaussian signal of the",
+        "configured resolution. A closing estimate has slope 1 and offset 0.",
         "",
-        "| method | classifier | keep | points | slope | offset (events) | chi2 / ndf |",
-        "|---|---|---|---|---|---|---|",
+        "| estimator | method | classifier | keep | points | slope | offset (events) "
+        "| chi2 / ndf |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in fits.itertuples():
         lines.append(
-            f"| {r.method} | {r.classifier} | {r.efficiency:g} | {r.n_points} | "
+            f"| {r.estimator} | {r.method} | {r.classifier} | {r.efficiency:g} | {r.n_points} | "
             f"{r.slope:.3f} ± {r.slope_error:.3f} | {r.offset:.1f} ± {r.offset_error:.1f} | "
             f"{r.chi2:.1f} / {r.ndf} |"
         )
@@ -149,37 +191,48 @@ def linearity_markdown(fits: pd.DataFrame, title: str) -> str:
 
 
 def plot_linearity(points: pd.DataFrame, fits: pd.DataFrame, path: str | os.PathLike) -> None:
-    """Fitted vs true signal in the signal windows, one panel per method and classifier, one
-    colour per cut."""
+    """Estimated vs true signal in the signal windows: one row of panels per estimator, one
+    panel per method and classifier, one colour per cut."""
     from anode_cathode.core.plotting import hep_pyplot, save_figure
 
     if "signal_window" in points:
         points = points[points["signal_window"]]
+    estimators = [e for e in ESTIMATORS if e[1] in points]
     plt = hep_pyplot()
     combos = sorted(points.groupby(["method", "classifier"]).groups)
-    fig, axes = plt.subplots(1, len(combos), figsize=(4.6 * len(combos), 4.4), squeeze=False)
-    for ax, (method, clf) in zip(axes[0], combos, strict=True):
-        mine = points[(points.method == method) & (points.classifier == clf)]
-        top = max(float(mine["n_true"].max()), 1.0)
-        ax.plot([0, top], [0, top], color="gray", lw=1, label="fitted = true")
-        for i, (eff, group) in enumerate(mine.groupby("efficiency")):
-            color = f"C{i}"
-            ax.errorbar(
-                group["n_true"], group["fitted"], group["error"], fmt="o", ms=3, color=color
-            )
-            fit = fits[(fits.method == method) & (fits.classifier == clf)]
-            fit = fit[fit.efficiency == eff]
-            if len(fit) and np.isfinite(fit.slope.iloc[0]):
-                f = fit.iloc[0]
-                xs = np.array([0.0, float(group["n_true"].max())])
-                ax.plot(
-                    xs,
-                    f.offset + f.slope * xs,
-                    color=color,
-                    label=f"keep {eff:g}: slope {f.slope:.2f} ± {f.slope_error:.2f}",
+    fig, axes = plt.subplots(
+        len(estimators),
+        len(combos),
+        figsize=(4.6 * len(combos), 4.4 * len(estimators)),
+        squeeze=False,
+    )
+    for row, (estimator, column, error) in zip(axes, estimators, strict=True):
+        for ax, (method, clf) in zip(row, combos, strict=True):
+            mine = points[(points.method == method) & (points.classifier == clf)]
+            top = max(float(mine["n_true"].max()), 1.0)
+            ax.plot([0, top], [0, top], color="gray", lw=1, label="estimate = true")
+            for i, (eff, group) in enumerate(mine.groupby("efficiency")):
+                color = f"C{i}"
+                ax.errorbar(
+                    group["n_true"], group[column], group[error], fmt="o", ms=3, color=color
                 )
-        ax.set_title(f"{method} ({clf})", fontsize=12)
-        ax.set_xlabel("true signal passing, SR", fontsize=11)
-        ax.legend(fontsize=8)
-    axes[0, 0].set_ylabel("fitted signal n_obs - b", fontsize=11)
+                fit = fits[
+                    (fits.estimator == estimator)
+                    & (fits.method == method)
+                    & (fits.classifier == clf)
+                    & (fits.efficiency == eff)
+                ]
+                if len(fit) and np.isfinite(fit.slope.iloc[0]):
+                    f = fit.iloc[0]
+                    xs = np.array([0.0, float(group["n_true"].max())])
+                    ax.plot(
+                        xs,
+                        f.offset + f.slope * xs,
+                        color=color,
+                        label=f"keep {eff:g}: slope {f.slope:.2f} ± {f.slope_error:.2f}",
+                    )
+            ax.set_title(f"{method} ({clf}), {estimator}", fontsize=12)
+            ax.set_xlabel("true signal passing, SR", fontsize=11)
+            ax.legend(fontsize=8)
+        row[0].set_ylabel("estimated signal in the SR", fontsize=11)
     save_figure(fig, path)

@@ -230,7 +230,7 @@ def injection_linearity(cfg: Mapping[str, Any], inputs: Sequence[PathArg], out_d
     )
 
     out = Path(out_dir)
-    points = linearity_points(inputs)
+    points = linearity_points(inputs, cfg["linearity"]["signal_width"])
     fits = fit_linearity(points)
     mass = ""
     if cfg["data"]["source"] == "builtin":

@@ -105,7 +105,7 @@ rule linearity:
             subcategory="injection linearity",
         ),
     params:
-        cfg=cfg_json("run", "data"),
+        cfg=cfg_json("run", "data", "linearity"),
         out_dir=lambda w, output: os.path.dirname(output.csv),
     log:
         f"{RES}/linearity/linearity.log",
