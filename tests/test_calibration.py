@@ -257,33 +257,31 @@ def test_masses_drawn_from_a_fitted_function_follow_it():
     assert chi2 < 50  # 22 bins: p ~ 5e-4 at 50; a wrong inversion gives thousands
 
 
-def _smoothed_cfg():
-    return load_config(
-        {
-            "data": {
-                "source": "builtin",
-                "builtin": {
-                    "n_background": 30_000,
-                    "n_signal": 500,
-                    "n_extra_background": 4_000,
-                    "extra_mjj_range": [3.3, 3.7],
-                },
-            },
-            "injection": {"n_signal": 100},
-            "windows": {"sr": [3.3, 3.7], "sideband": [2.6, 7.0]},
-            "splits": {"folds": 2},
-            "flow": {"n_blocks": 2, "hidden_features": 8, "epochs": 2, "n_best_epochs": 1},
-            "bumphunt": {"enabled": True, "fit_range": [2.9, 7.0], "fit_model": "4"},
-            "calibration": {"enabled": True, "spurious_factor": 2, "pseudo_data": "smoothed"},
-        }
-    )
+#: A small built-in data set calibrated with smoothed pseudo-data.
+SMOOTHED = {
+    "data": {
+        "source": "builtin",
+        "builtin": {
+            "n_background": 30_000,
+            "n_signal": 500,
+            "n_extra_background": 4_000,
+            "extra_mjj_range": [3.3, 3.7],
+        },
+    },
+    "injection": {"n_signal": 100},
+    "windows": {"sr": [3.3, 3.7], "sideband": [2.6, 7.0]},
+    "splits": {"folds": 2},
+    "flow": {"n_blocks": 2, "hidden_features": 8, "epochs": 2, "n_best_epochs": 1},
+    "bumphunt": {"enabled": True, "fit_range": [2.9, 7.0], "fit_model": "4"},
+    "calibration": {"enabled": True, "spurious_factor": 2, "pseudo_data": "smoothed"},
+}
 
 
 @pytest.fixture(scope="module")
 def smoothed(tmp_path_factory):
     """A smooth model of a small injected built-in data set, and two of its null data sets."""
     tmp = tmp_path_factory.mktemp("smoothed")
-    cfg = _smoothed_cfg()
+    cfg = load_config(SMOOTHED)
     generate(cfg, tmp / "events.h5", tmp / "extra.h5")
     features(cfg, tmp / "events.h5", tmp / "extra.h5", tmp / "features.h5")
     inject(cfg, tmp / "features.h5", tmp / "observed.h5")
@@ -335,24 +333,7 @@ def test_generator_pseudo_data_need_the_built_in_generator():
 
 @pytest.mark.slow
 def test_workflow_draws_smoothed_null_data_sets(tmp_path):
-    cfg = {
-        "run": "smooth",
-        "data": {
-            "source": "builtin",
-            "builtin": {
-                "n_background": 20_000,
-                "n_signal": 300,
-                "n_extra_background": 2_000,
-                "extra_mjj_range": [3.3, 3.7],
-            },
-        },
-        "injection": {"n_signal": 100},
-        "windows": {"sr": [3.3, 3.7], "sideband": [2.6, 7.0]},
-        "splits": {"folds": 2},
-        "flow": {"n_blocks": 2, "hidden_features": 8, "epochs": 2, "n_best_epochs": 1},
-        "bumphunt": {"enabled": True, "fit_range": [2.9, 7.0], "fit_model": "4"},
-        "calibration": {"enabled": True, "spurious_factor": 1, "pseudo_data": "smoothed"},
-    }
+    cfg = {**SMOOTHED, "run": "smooth"}
     path = tmp_path / "smooth.yaml"
     path.write_text(yaml.safe_dump(cfg))
     targets = ["results/smooth/null3/dataset.h5", "results/smooth/calibration/spurious.h5"]

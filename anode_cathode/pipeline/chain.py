@@ -11,9 +11,11 @@ that is removed afterwards: a null data set keeps only its bump-hunt results.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import tempfile
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,15 @@ from anode_cathode.core.registry import DENSITY, METHODS, classifiers_for
 log = logging.getLogger(__name__)
 
 __all__ = ["window_chain"]
+
+
+@contextlib.contextmanager
+def _timed(window_name: str, step: str, times: dict[str, float]) -> Iterator[None]:
+    """Log and record the wall time of one step (the per-step profile of a chain job)."""
+    start = time.perf_counter()
+    yield
+    times[step] = time.perf_counter() - start
+    log.info("%s: %s took %.1f s", window_name, step, times[step])
 
 
 def _combo_parts(combo: str) -> tuple[str, str]:
@@ -71,28 +82,35 @@ def window_chain(
     methods = list(dict.fromkeys(m for m, _ in parts))
     folds = list(range(cfg["splits"]["folds"]))
     seeds = list(cfg["seeds"])
+    times: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix=f"chain-{window_name}-") as tmp:
         work = Path(tmp)
         split = work / "split.h5"
-        data.split(cfg, window_name, dataset, split)
+        with _timed(window_name, "split", times):
+            data.split(cfg, window_name, dataset, split)
 
         samples = None
         flows_sb = [work / f"flow_sb/fold{f}/model.pt" for f in folds]
         if any(METHODS[m].needs_flows for m in methods):
             if "cathode" in methods:
                 samples = [work / f"cathode/fold{f}/samples.h5" for f in folds]
-            density.train_flows(cfg, split, "sb", folds, [0], flows_sb, threads, samples=samples)
+            with _timed(window_name, "SB flows and CATHODE samples", times):
+                density.train_flows(
+                    cfg, split, "sb", folds, [0], flows_sb, threads, samples=samples
+                )
 
         scores: dict[tuple[str, str], list[Path]] = {}
         if "anode" in methods:
             flows_sr = [work / f"flow_sr/seed{s}/fold{f}/model.pt" for s in seeds for f in folds]
-            for i, seed in enumerate(seeds):
-                own = flows_sr[i * len(folds) : (i + 1) * len(folds)]
-                density.train_flows(cfg, split, "sr", folds, [seed], own, threads)
+            with _timed(window_name, "ANODE SR flows", times):
+                for i, seed in enumerate(seeds):
+                    own = flows_sr[i * len(folds) : (i + 1) * len(folds)]
+                    density.train_flows(cfg, split, "sr", folds, [seed], own, threads)
             outs_anode = [work / f"anode/{DENSITY}/seed{s}/scores.h5" for s in seeds]
-            density.score_anode(
-                cfg, split, flows_sb, flows_sr, seeds, outs_anode, spurious=spurious
-            )
+            with _timed(window_name, "ANODE scores", times):
+                density.score_anode(
+                    cfg, split, flows_sb, flows_sr, seeds, outs_anode, spurious=spurious
+                )
             scores["anode", DENSITY] = outs_anode
 
         for method in methods:
@@ -100,24 +118,31 @@ def window_chain(
                 continue
             for clf in classifiers_for(method, cfg["classifiers"]):
                 files = [work / f"{method}/{clf}/seed{s}/scores.h5" for s in seeds]
-                classify.train(
-                    cfg,
-                    split,
-                    method,
-                    clf,
-                    seeds,
-                    samples if method == "cathode" else None,
-                    files,
-                    threads,
-                    spurious=spurious,
-                )
+                with _timed(window_name, f"{method} {clf}", times):
+                    classify.train(
+                        cfg,
+                        split,
+                        method,
+                        clf,
+                        seeds,
+                        samples if method == "cathode" else None,
+                        files,
+                        threads,
+                        spurious=spurious,
+                    )
                 scores[method, clf] = files
 
-        for part, out in zip(parts, outs, strict=True):
-            if part not in scores:
-                raise ValueError(
-                    f"window chain: no scores for {'_'.join(part)}: is its classifier in "
-                    "the config's classifiers?"
-                )
-            bumphunt.bumphunt_window(cfg, scores[part], out, plot=None)
-    log.info("%s: chain done (%d bump hunts)", window_name, len(outs))
+        with _timed(window_name, "cuts and fits", times):
+            for part, out in zip(parts, outs, strict=True):
+                if part not in scores:
+                    raise ValueError(
+                        f"window chain: no scores for {'_'.join(part)}: is its classifier in "
+                        "the config's classifiers?"
+                    )
+                bumphunt.bumphunt_window(cfg, scores[part], out, plot=None)
+    log.info(
+        "%s: chain done (%d bump hunts, %.1f s in its steps)",
+        window_name,
+        len(outs),
+        sum(times.values()),
+    )
