@@ -246,7 +246,7 @@ def _markdown(
             f"{_fmt_p(r.calibrated_p, r.calibrated_p_unc, r.calibrated_k, r.n_null)} | "
             f"{_fmt(r.toys_p_fixed_selection)} | {r.trials_p:.3g} | {r.bonferroni_p:.3g} |"
         )
-    lines += ["", _null_markdown(spread, test_p, ks, cal["family"])]
+    lines += ["", _null_markdown(spread, test_p, ks, cal["family"], kind)]
     return "\n".join(lines) + "\n"
 
 
