@@ -8,7 +8,10 @@ for a signal at a window boundary, half of which lies in the sideband.
 
 This fit describes the whole spectrum of the fit range, SR included, as the dijet function
 plus a Gaussian of free yield, whose width is the resolution (a fraction of the mass) and
-whose mean is profiled over the SR. Its yield inside the SR estimates the signal there. It
+whose mean is profiled over the SR widened by one resolution on each side: a signal whose peak
+lies just outside the SR (a mass between two windows, or a peak pulled low by radiation) still
+puts its tail into the SR, and a mean confined to the SR would push that tail's yield to the
+SR edge and overstate it. Its yield inside the SR estimates the signal there. It
 measures a signal of an assumed width; it is not the search's test (the local and global
 p-values stay with the sideband fit, whose calibration assumes no signal shape).
 """
@@ -27,8 +30,8 @@ from anode_cathode.bumphunt.functions import expected_counts, fit_dijet, parse_f
 
 __all__ = ["SignalFit", "fit_signal_plus_background", "gaussian_bin_fractions"]
 
-#: Points of the grid over the SR on which the signal mean is profiled.
-N_MEANS = 9
+#: Grid step of the profiled signal mean, in bins of the spectrum.
+MEAN_STEP_BINS = 0.25
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,7 @@ class SignalFit:
     signal_total
         Fitted signal yield over the fit range, SR included.
     mean
-        Best signal mean (TeV) on the grid over the SR.
+        Best signal mean (TeV) on the grid over the widened SR.
     deviance
         Poisson deviance of the best fit.
     """
@@ -73,6 +76,15 @@ class _Deviance:
         if not np.all(np.isfinite(mu)) or np.any(mu <= 0):
             return 1e300
         return 2.0 * float(np.sum(mu - self.n + xlogy(self.n, self.n / mu)))
+
+
+def _signal_means(edges: np.ndarray, sr: np.ndarray, width: float) -> np.ndarray:
+    """The grid of signal means: the SR widened by one resolution on each side, steps of
+    :data:`MEAN_STEP_BINS` bins."""
+    low = edges[:-1][sr].min() * (1.0 - width)
+    high = edges[1:][sr].max() * (1.0 + width)
+    step = MEAN_STEP_BINS * float(np.median(np.diff(edges)))
+    return np.linspace(low, high, round((high - low) / step) + 1)
 
 
 def fit_signal_plus_background(
@@ -114,7 +126,7 @@ def fit_signal_plus_background(
     excess = float(counts[sr].sum() - start.expected[sr].sum())
     theta_bkg = start.params.copy()
     theta_bkg[0] = math.log(start.expected[used].sum())  # normalised over SB and SR bins
-    means = np.linspace(edges[:-1][sr].min(), edges[1:][sr].max(), N_MEANS)
+    means = _signal_means(edges, sr, width)
     best: tuple[Minuit, np.ndarray, float] | None = None
     for mean in means:
         shape = gaussian_bin_fractions(edges, mean, width * mean)
@@ -126,7 +138,7 @@ def fit_signal_plus_background(
         if m.valid and (best is None or m.fval < best[0].fval):
             best = (m, shape, float(mean))
     if best is None:
-        raise ValueError("no valid signal-plus-background fit for any signal mean in the SR")
+        raise ValueError("no valid signal-plus-background fit for any signal mean near the SR")
     m, shape, mean = best
     m.hesse()
     in_sr = float(shape[sr].sum())
