@@ -113,6 +113,30 @@ def test_fit_recovers_a_known_slope_and_needs_labels(tmp_path):
         linearity_points([path])
 
 
+def test_both_estimators_are_weighted_by_the_sr_count_uncertainty():
+    # a signal-plus-background fit whose best mean lies outside the SR reports a tiny HESSE
+    # error for its SR yield; that point must not pull the line towards itself
+    x = np.array([0.0, 100.0, 200.0, 300.0])
+    points = pd.DataFrame(
+        {
+            "method": "cathode",
+            "classifier": "bdt",
+            "efficiency": 0.01,
+            "n_true": x,
+            "fitted": x,
+            "error": 20.0,
+            "fitted_splusb": np.r_[x[:3], 150.0],
+            "error_splusb": [20.0, 20.0, 20.0, 0.5],
+        }
+    )
+    fits = fit_linearity(points).set_index("estimator")
+    assert fits.loc["sideband", "slope"] == pytest.approx(1.0)
+    # equal weights: the outlier moves the line by what an ordinary least-squares fit says
+    assert fits.loc["signal+background", "slope"] == pytest.approx(
+        np.polyfit(x, points.fitted_splusb, 1)[0]
+    )
+
+
 @pytest.mark.parametrize(
     ("mass", "window"), [(3.5, (3.3, 3.7)), (3.7, (3.3, 3.7)), (3.8, (3.3, 3.7))]
 )

@@ -46,10 +46,14 @@ __all__ = [
 #: two signal windows).
 SIGNAL_WINDOW_FRACTION = 0.5
 
-#: The signal estimators: name, column of the estimate, column of its uncertainty.
+#: The signal estimators: name, column of the estimate, column of the uncertainty that weights
+#: it. Both are weighted by the statistical uncertainty of the SR count: the
+#: signal-plus-background fit's own error (HESSE at the profiled best mean) leaves out the
+#: mean's uncertainty and shrinks with the Gaussian's share in the SR, so a fit whose best
+#: mean lies outside the SR would get a tiny error and dominate the line.
 ESTIMATORS = (
     ("sideband", "fitted", "error"),
-    ("signal+background", "fitted_splusb", "error_splusb"),
+    ("signal+background", "fitted_splusb", "error"),
 )
 
 
@@ -74,7 +78,8 @@ def linearity_points(
     ``efficiency``, ``n_true`` (true signal events passing in the SR), ``fitted``
     (n_obs - b), ``error`` (sqrt(n_obs + sigma_b^2)), ``signal_window`` (module
     docstring) and, with ``signal_width`` (resolution as a fraction of the mass),
-    ``fitted_splusb`` / ``error_splusb`` from the signal-plus-background fit.
+    ``fitted_splusb`` / ``error_splusb`` from the signal-plus-background fit (its HESSE
+    error at the best mean, for information: :data:`ESTIMATORS` says what weights the lines).
 
     Raises
     ------
@@ -119,7 +124,8 @@ def linearity_points(
 def fit_linearity(points: pd.DataFrame) -> pd.DataFrame:
     """Weighted straight-line fit estimate = offset + slope * n_true per estimator
     (:data:`ESTIMATORS` whose columns ``points`` has), method, classifier and cut (weights
-    1 / error^2), over the signal windows (column ``signal_window``, when there).
+    1 / error^2 of the estimator's error column), over the signal windows (column
+    ``signal_window``, when there).
 
     Returns
     -------
@@ -172,7 +178,8 @@ def linearity_markdown(fits: pd.DataFrame, title: str) -> str:
         "Fitted signal in the SR against the true signal events passing the same cut in the",
         "same SR, over every injected data set and its signal windows (those whose SR holds at",
         f"least {SIGNAL_WINDOW_FRACTION:g} of the data set's largest SR signal): a straight-line",
-        "fit weighted by the estimates' uncertainties. Estimators: *sideband*, the bump hunt's",
+        "fit weighted by the SR count's statistical uncertainty sqrt(n_obs + sigma_b^2).",
+        "Estimators: *sideband*, the bump hunt's",
         "n_obs - b (the background fitted outside the SR); *signal+background*, the SR yield of",
         "a fit of the whole spectrum with the dijet function plus a Gaussian signal of the",
         "configured resolution. A closing estimate has slope 1 and offset 0.",
