@@ -154,7 +154,7 @@ class _Model:
         g = self.weights * np.exp(logg - np.max(logg[fit_mask]))
         integ = g.sum(axis=1)
         total = integ[fit_mask].sum()
-        mu = math.exp(theta[0]) * integ / total
+        mu = np.exp(theta[0]) * integ / total  # inf, not an exception, past float range
         if order == 0:
             return mu, None, None
         d_integ = np.einsum("bk,bkj->bj", g, self.basis)  # dI_i/dp_j

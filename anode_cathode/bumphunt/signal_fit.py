@@ -71,10 +71,8 @@ class _Deviance:
         self.n_params, self.family = n_params, family
 
     def __call__(self, theta: np.ndarray) -> float:
-        try:
+        with np.errstate(over="ignore"):  # MIGRAD's trial steps can leave the float range
             bkg = expected_counts(self.edges, theta[:-1], self.used, self.n_params, self.family)
-        except OverflowError:  # MIGRAD's trial steps can leave the function's range
-            return 1e300
         mu = bkg[self.used] + theta[-1] * self.shape
         if not np.all(np.isfinite(mu)) or np.any(mu <= 0):
             return 1e300
