@@ -15,7 +15,11 @@ from anode_cathode.bumphunt.linearity import (
     linearity_points,
     plot_linearity,
 )
-from anode_cathode.bumphunt.signal_fit import fit_signal_plus_background, gaussian_bin_fractions
+from anode_cathode.bumphunt.signal_fit import (
+    fit_signal_plus_background,
+    fit_signal_template,
+    gaussian_bin_fractions,
+)
 from anode_cathode.bumphunt.window import window_bumphunt_per_cut
 from anode_cathode.data.regions import Window
 
@@ -30,21 +34,31 @@ def _mjj_background(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.interp(rng.random(n), cdf, grid)
 
 
-def _write_results(tmp_path, n_signal: int, seed: int) -> list:
+def _write_results(
+    tmp_path,
+    n_signal: int,
+    seed: int,
+    sculpt: float = 0.0,
+    efficiencies=(1.0, 0.1),
+    signal_scores=(0.85, 1.0),
+) -> list:
     """Bump hunt of a spectrum with ``n_signal`` Gaussian events at 3.5 TeV whose scores are
-    high, written as the workflow writes them: <inj>/<window>/bumphunt/<combo>.json."""
+    high, written as the workflow writes them: <inj>/<window>/bumphunt/<combo>.json.
+    ``sculpt`` raises the background's scores around 3.5 TeV: a cut then keeps a background
+    bump there."""
     rng = np.random.default_rng(seed)
     bkg = _mjj_background(rng, 200_000)
     sig = rng.normal(3.5, 0.08, n_signal)
     mjj = np.r_[bkg, sig]
     label = np.r_[np.zeros(bkg.size), np.ones(sig.size)]
     # the score knows the signal only partly: a cut keeps some of it and much background
-    score = np.r_[rng.random(bkg.size), rng.uniform(0.85, 1.0, sig.size)]
+    bkg_score = rng.random(bkg.size) + sculpt * np.exp(-0.5 * ((bkg - 3.5) / 0.15) ** 2)
+    score = np.r_[bkg_score, rng.uniform(*signal_scores, sig.size)]
     fold = rng.integers(0, 3, mjj.size)
     paths = []
     for window in WINDOWS:
         results, errors = window_bumphunt_per_cut(
-            mjj, score, fold, window, (2.8, 6.5), 0.1, (1.0, 0.1), 0.05, "4", label=label
+            mjj, score, fold, window, (2.8, 6.5), 0.1, efficiencies, 0.05, "4", label=label
         )
         assert not errors
         path = tmp_path / f"n{n_signal}-s{seed}" / window.name / "bumphunt/supervised_bdt.json"
@@ -75,12 +89,53 @@ def test_fitted_signal_follows_the_true_signal(tmp_path):
     assert (beside.fitted < 0).all()
     fits = fit_linearity(points)
     print("\n" + linearity_markdown(fits, "toy"))
-    assert set(fits.estimator) == {"sideband", "signal+background"}
+    assert set(fits.estimator) == {
+        "sideband",
+        "signal+background",
+        "signal template",
+        "sideband response",
+        "signal+background response",
+        "signal template response",
+    }
     for fit in fits.itertuples():  # uncut, 30k background events blur the slope
         assert abs(fit.slope - 1.0) < 3 * fit.slope_error and abs(fit.offset) < 3 * fit.offset_error
     assert (fits[fits.efficiency == 0.1].slope_error < 0.15).all()
     plot_linearity(points, fits, tmp_path / "linearity.png")
     assert (tmp_path / "linearity.png").stat().st_size > 0
+
+
+def test_response_removes_the_spurious_signal_of_a_sculpting_cut(tmp_path):
+    # the cut raises the background around 3.5 TeV; a fixed fraction kept means the more
+    # signal passes, the less of that background bump: the raw estimates find signal where
+    # there is none, and less of it as the signal grows
+    paths = []
+    for n_signal in (0, 250, 500, 750):
+        paths += _write_results(
+            tmp_path, n_signal, 7, sculpt=0.005, efficiencies=(0.01,), signal_scores=(0.985, 1.0)
+        )
+    points = linearity_points(paths, signal_width=0.08 / 3.5)
+    for cut in (json.loads(p.read_text())["results"][0] for p in paths):
+        # the labels split every post-cut histogram into background and signal parts
+        background = np.array(cut["counts_background"])
+        assert background.shape == (len(cut["counts"]),)
+        assert np.all(background >= 0) and np.all(background <= np.array(cut["counts"]))
+    points["signal_window"] = points.window == "sr3300-3700"
+    fits = fit_linearity(points).set_index("estimator")
+    print("\n" + linearity_markdown(fits.reset_index(), "sculpting toy"))
+    raw, response = fits.loc["signal+background"], fits.loc["signal+background response"]
+    assert raw.offset > 3 * raw.offset_error
+    assert abs(fits.loc["signal template response"].slope - 1.0) < 0.1
+    sr = points[points.signal_window].sort_values("n_true")
+    spurious = (sr.fitted_splusb - sr.response_splusb).to_numpy()
+    assert spurious[0] > 3 * sr.error.iloc[0] and spurious[-1] < 0.8 * spurious[0]
+    assert abs(response.slope - 1.0) < 0.05 and abs(response.offset) < 20
+    # without labels' background part (results written before it existed): no responses
+    for path in paths:
+        payload = json.loads(path.read_text())
+        for result in payload["results"]:
+            del result["counts_background"]
+        path.write_text(json.dumps(payload))
+    assert "response" not in linearity_points(paths, signal_width=0.08 / 3.5)
 
 
 def test_fit_recovers_a_known_slope_and_needs_labels(tmp_path):
@@ -170,3 +225,23 @@ def test_signal_plus_background_fit_finds_the_signal_the_sideband_fit_absorbs(ma
 def test_gaussian_bin_fractions_sum_to_the_probability_inside_the_edges():
     frac = gaussian_bin_fractions(np.array([3.0, 3.5, 4.0]), 3.5, 0.1)
     assert frac == pytest.approx([0.5, 0.5], abs=1e-6)
+
+
+def test_template_fit_returns_the_signal_of_an_asimov_spectrum():
+    # expected counts (no fluctuation) of a dijet background plus a resonance with a
+    # radiative low-mass tail (70 % Gaussian core, 30 % exponential below it): with the
+    # signal's shape known, the fit returns the SR signal exactly, at every strength
+    edges = np.round(np.arange(2.9, 7.0001, 0.1), 6)
+    sr = (edges[:-1] >= 3.3 - 1e-9) & (edges[1:] <= 3.7 + 1e-9)
+    bkg = bin_integrals(edges, [1.0, 10.0, 5.0, 0.0])
+    bkg *= 3000 / bkg.sum()
+    rng = np.random.default_rng(1)
+    mjj = np.r_[rng.normal(3.5, 0.045 * 3.5, 70_000), 3.5 - rng.exponential(0.15, 30_000)]
+    shape = np.histogram(mjj, edges)[0] / mjj.size
+    for n_signal in (0, 150, 300, 450):
+        fit = fit_signal_template(edges, bkg + n_signal * shape, ~sr, sr, "4", 7.0 * shape)
+        expected = n_signal * shape[sr].sum()
+        assert fit.signal_sr == pytest.approx(expected, abs=0.5 + 0.005 * n_signal)
+        assert 3.3 < fit.mean < 3.5  # the template's mean: below the peak, pulled by the tail
+    with pytest.raises(ValueError, match="template"):
+        fit_signal_template(edges, bkg, ~sr, sr, "4", np.zeros(edges.size - 1))

@@ -12,11 +12,22 @@ least ``SIGNAL_WINDOW_FRACTION`` of the largest uncut SR signal among its window
 other windows the signal sits in the sideband fit and pulls their background up, a known
 feature of sideband fits that ``points.csv`` keeps but the slope does not describe.
 
-Two estimators of the signal are fitted against the truth: the bump hunt's own n_obs - b
-(``sideband``), and the SR yield of a signal-plus-background fit of the same post-cut
-spectrum with a Gaussian of the configured resolution (``signal+background``,
+Three estimators of the signal are fitted against the truth: the bump hunt's own n_obs - b
+(``sideband``); the SR yield of a signal-plus-background fit of the same post-cut spectrum
+with a Gaussian of the configured resolution (``signal+background``,
 :mod:`anode_cathode.bumphunt.signal_fit`), which counts the signal that leaks into the
-sidebands instead of taking it for background.
+sidebands instead of taking it for background; and the same fit with the signal's own
+post-cut m_JJ shape from the labels (``signal template``), as an analysis would take it
+from its signal simulation, which also counts the low-mass tail a Gaussian lacks.
+
+A cut can sculpt the background itself: a classifier whose background efficiency changes
+with m_JJ (jet masses grow with it) bends the post-cut spectrum, and either estimator then
+finds events where no signal is (the selection's spurious signal). With the fixed-fraction
+cuts of the bump hunt this is not a constant offset: the more signal passes, the fewer
+background events the same fraction keeps, so the spurious part changes with the signal and
+tilts the line. The labels pick the selection's background events, and the same estimator
+applied to their spectrum alone is that spurious part; the *response* estimators subtract it
+and measure what the estimator adds for the signal that is there.
 """
 
 from __future__ import annotations
@@ -29,8 +40,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from anode_cathode.bumphunt.signal_fit import fit_signal_plus_background
-from anode_cathode.bumphunt.window import CutResult
+from anode_cathode.bumphunt.functions import predict
+from anode_cathode.bumphunt.signal_fit import fit_signal_plus_background, fit_signal_template
+from anode_cathode.bumphunt.window import CutResult, configured_fit
 
 __all__ = [
     "ESTIMATORS",
@@ -51,21 +63,71 @@ SIGNAL_WINDOW_FRACTION = 0.5
 #: signal-plus-background fit's own error (HESSE at the profiled best mean) leaves out the
 #: mean's uncertainty and shrinks with the Gaussian's share in the SR, so a fit whose best
 #: mean lies outside the SR would get a tiny error and dominate the line.
+#: The response estimators (module docstring) keep that weight: their common background part
+#: is subtracted, so the weight overstates their scatter and their slope errors are
+#: conservative.
 ESTIMATORS = (
     ("sideband", "fitted", "error"),
     ("signal+background", "fitted_splusb", "error"),
+    ("signal template", "fitted_template", "error"),
+    ("sideband response", "response", "error"),
+    ("signal+background response", "response_splusb", "error"),
+    ("signal template response", "response_template", "error"),
 )
 
 
-def _splusb(cut: CutResult, width: float) -> tuple[float, float]:
-    """SR signal yield and uncertainty of the signal-plus-background fit (NaN if it fails)."""
+def _splusb(cut: CutResult, width: float, counts: Sequence[float]) -> tuple[float, float]:
+    """SR signal yield and uncertainty of the signal-plus-background fit of ``counts`` (the
+    cut's spectrum or its background part; NaN if the fit fails)."""
     try:
         fit = fit_signal_plus_background(
-            cut.edges, cut.counts, cut.fit_mask, cut.sr_mask, cut.fit_model, width
+            cut.edges, counts, cut.fit_mask, cut.sr_mask, cut.fit_model, width
         )
     except ValueError:
         return float("nan"), float("nan")
     return fit.signal_sr, fit.signal_sr_error
+
+
+def _template(cut: CutResult, counts: Sequence[float]) -> float:
+    """SR signal yield of the fit of ``counts`` with the cut's true signal shape (its spectrum
+    minus its background part); NaN without signal or if the fit fails."""
+    template = np.asarray(cut.counts) - np.asarray(cut.counts_background)
+    try:
+        fit = fit_signal_template(
+            cut.edges, counts, cut.fit_mask, cut.sr_mask, cut.fit_model, template
+        )
+    except ValueError:
+        return float("nan")
+    return fit.signal_sr
+
+
+def _sideband_excess(cut: CutResult, counts: Sequence[float]) -> float:
+    """n_obs - b of ``counts`` with the cut's sideband fit (NaN if the fit fails)."""
+    edges, counts = np.asarray(cut.edges), np.asarray(counts, dtype=np.float64)
+    sr = np.asarray(cut.sr_mask, dtype=bool)
+    try:
+        fit = configured_fit(edges, counts, np.asarray(cut.fit_mask), cut.fit_model, cut.alpha)
+    except ValueError:
+        return float("nan")
+    return float(counts[sr].sum() - predict(fit, sr)[0])
+
+
+def _estimates(cut: CutResult, signal_width: float | None) -> dict[str, float]:
+    """The estimators' columns of one cut (:data:`ESTIMATORS`): the data's estimates and,
+    where the result keeps its background part, the responses."""
+    row = {"fitted": cut.n_obs - cut.b}
+    background = cut.counts_background
+    if background:
+        row["response"] = row["fitted"] - _sideband_excess(cut, background)
+        row["fitted_template"] = _template(cut, cut.counts)
+        row["response_template"] = row["fitted_template"] - _template(cut, background)
+    if signal_width is not None:
+        row["fitted_splusb"], row["error_splusb"] = _splusb(cut, signal_width, cut.counts)
+        if background:
+            row["response_splusb"] = (
+                row["fitted_splusb"] - _splusb(cut, signal_width, background)[0]
+            )
+    return row
 
 
 def linearity_points(
@@ -80,6 +142,10 @@ def linearity_points(
     docstring) and, with ``signal_width`` (resolution as a fraction of the mass),
     ``fitted_splusb`` / ``error_splusb`` from the signal-plus-background fit (its HESSE
     error at the best mean, for information: :data:`ESTIMATORS` says what weights the lines).
+    Results that keep the background part of their spectrum (``counts_background``) add
+    ``fitted_template`` (the fit with the true signal shape), ``response``,
+    ``response_template`` and, with ``signal_width``, ``response_splusb``: each estimate minus
+    the same estimate of the background part alone.
 
     Raises
     ------
@@ -105,12 +171,10 @@ def linearity_points(
                     "classifier": payload["classifier"],
                     "efficiency": cut.efficiency,
                     "n_true": cut.n_signal_true,
-                    "fitted": cut.n_obs - cut.b,
                     "error": float(np.sqrt(cut.n_obs + cut.sigma_b**2)),
                 }
+                | _estimates(cut, signal_width)
             )
-            if signal_width is not None:
-                rows[-1]["fitted_splusb"], rows[-1]["error_splusb"] = _splusb(cut, signal_width)
     points = pd.DataFrame(rows)
     uncut = points[points["efficiency"] == 1.0]
     sr_signal = uncut.groupby(["data_set", "window"])["n_true"].max()
@@ -182,7 +246,12 @@ def linearity_markdown(fits: pd.DataFrame, title: str) -> str:
         "Estimators: *sideband*, the bump hunt's",
         "n_obs - b (the background fitted outside the SR); *signal+background*, the SR yield of",
         "a fit of the whole spectrum with the dijet function plus a Gaussian signal of the",
-        "configured resolution. A closing estimate has slope 1 and offset 0.",
+        "configured resolution; *signal template*, the same fit with the signal's own",
+        "post-cut m_JJ shape (from the labels). A closing estimate has slope 1 and offset 0.",
+        "*response*: the estimate minus the same estimate of the selection's background events",
+        "alone (picked by the truth labels), i.e. without the selection's own spurious signal;",
+        "its errors are conservative (the common background part is subtracted, the weight",
+        "keeps it).",
         "",
         "| estimator | method | classifier | keep | points | slope | offset (events) "
         "| chi2 / ndf |",
@@ -198,48 +267,64 @@ def linearity_markdown(fits: pd.DataFrame, title: str) -> str:
 
 
 def plot_linearity(points: pd.DataFrame, fits: pd.DataFrame, path: str | os.PathLike) -> None:
-    """Estimated vs true signal in the signal windows: one row of panels per estimator, one
-    panel per method and classifier, one colour per cut."""
+    """Estimated vs true signal in the signal windows: one row of panels per estimator (its
+    response as open markers beside it), one panel per method and classifier, one colour per
+    cut."""
     from anode_cathode.core.plotting import hep_pyplot, save_figure
 
     if "signal_window" in points:
         points = points[points["signal_window"]]
-    estimators = [e for e in ESTIMATORS if e[1] in points]
+    columns = {name: column for name, column, _ in ESTIMATORS if column in points}
+    rows = [name for name in columns if not name.endswith(" response")]
     plt = hep_pyplot()
     combos = sorted(points.groupby(["method", "classifier"]).groups)
     fig, axes = plt.subplots(
-        len(estimators),
-        len(combos),
-        figsize=(4.6 * len(combos), 4.4 * len(estimators)),
-        squeeze=False,
+        len(rows), len(combos), figsize=(4.6 * len(combos), 4.4 * len(rows)), squeeze=False
     )
-    for row, (estimator, column, error) in zip(axes, estimators, strict=True):
-        for ax, (method, clf) in zip(row, combos, strict=True):
+    for ax_row, estimator in zip(axes, rows, strict=True):
+        for ax, (method, clf) in zip(ax_row, combos, strict=True):
             mine = points[(points.method == method) & (points.classifier == clf)]
             top = max(float(mine["n_true"].max()), 1.0)
             ax.plot([0, top], [0, top], color="gray", lw=1, label="estimate = true")
-            for i, (eff, group) in enumerate(mine.groupby("efficiency")):
-                color = f"C{i}"
-                ax.errorbar(
-                    group["n_true"], group[column], group[error], fmt="o", ms=3, color=color
-                )
-                fit = fits[
-                    (fits.estimator == estimator)
-                    & (fits.method == method)
-                    & (fits.classifier == clf)
-                    & (fits.efficiency == eff)
-                ]
-                if len(fit) and np.isfinite(fit.slope.iloc[0]):
-                    f = fit.iloc[0]
-                    xs = np.array([0.0, float(group["n_true"].max())])
-                    ax.plot(
-                        xs,
-                        f.offset + f.slope * xs,
-                        color=color,
-                        label=f"keep {eff:g}: slope {f.slope:.2f} ± {f.slope_error:.2f}",
-                    )
+            for i, (_, group) in enumerate(mine.groupby("efficiency")):
+                for name, filled in ((estimator, True), (f"{estimator} response", False)):
+                    if name in columns:
+                        _plot_estimator(ax, fits, group, name, columns[name], f"C{i}", filled)
             ax.set_title(f"{method} ({clf}), {estimator}", fontsize=12)
             ax.set_xlabel("true signal passing, SR", fontsize=11)
-            ax.legend(fontsize=8)
-        row[0].set_ylabel("estimated signal in the SR", fontsize=11)
+            ax.legend(fontsize=7)
+        ax_row[0].set_ylabel("estimated signal in the SR (open: response)", fontsize=11)
+    fig.tight_layout()  # keeps each row's axis labels clear of the next row's titles
     save_figure(fig, path)
+
+
+def _plot_estimator(ax, fits, group, estimator, column, color, filled) -> None:
+    """Points and fitted line of one estimator and cut in one panel."""
+    eff, method, clf = group.efficiency.iloc[0], group.method.iloc[0], group.classifier.iloc[0]
+    ax.errorbar(
+        group["n_true"],
+        group[column],
+        group["error"],
+        fmt="o",
+        ms=3,
+        color=color,
+        mfc=color if filled else "none",
+        alpha=1.0 if filled else 0.6,
+    )
+    fit = fits[
+        (fits.estimator == estimator)
+        & (fits.method == method)
+        & (fits.classifier == clf)
+        & (fits.efficiency == eff)
+    ]
+    if len(fit) and np.isfinite(fit.slope.iloc[0]):
+        f = fit.iloc[0]
+        xs = np.array([0.0, float(group["n_true"].max())])
+        kind = "" if filled else " resp."
+        ax.plot(
+            xs,
+            f.offset + f.slope * xs,
+            color=color,
+            ls="-" if filled else "--",
+            label=f"keep {eff:g}{kind}: slope {f.slope:.2f} ± {f.slope_error:.2f}",
+        )

@@ -14,6 +14,12 @@ puts its tail into the SR, and a mean confined to the SR would push that tail's 
 SR edge and overstate it. Its yield inside the SR estimates the signal there. It
 measures a signal of an assumed width; it is not the search's test (the local and global
 p-values stay with the sideband fit, whose calibration assumes no signal shape).
+
+Where the signal's own m_JJ shape after the cut is known (an injection test: the labelled
+signal events that pass; an analysis: its signal simulation), :func:`fit_signal_template`
+fits that shape instead of the Gaussian: a real resonance has a low-mass tail (radiation,
+jet mass lost outside the jets) that a Gaussian does not have, and that part of the signal
+would otherwise count as background.
 """
 
 from __future__ import annotations
@@ -28,7 +34,12 @@ from scipy.special import ndtr, xlogy
 
 from anode_cathode.bumphunt.functions import expected_counts, fit_dijet, parse_fit_model
 
-__all__ = ["SignalFit", "fit_signal_plus_background", "gaussian_bin_fractions"]
+__all__ = [
+    "SignalFit",
+    "fit_signal_plus_background",
+    "fit_signal_template",
+    "gaussian_bin_fractions",
+]
 
 #: Grid step of the profiled signal mean, in bins of the spectrum.
 MEAN_STEP_BINS = 0.25
@@ -119,27 +130,64 @@ def fit_signal_plus_background(
         The background-only starting fit fails, or no signal mean gives a valid fit.
     """
     edges = np.asarray(edges, dtype=np.float64)
-    counts = np.asarray(counts, dtype=np.float64)
     sr = np.asarray(sr_mask, dtype=bool)
+    shapes = (
+        (gaussian_bin_fractions(edges, mean, width * mean), float(mean))
+        for mean in _signal_means(edges, sr, width)
+    )
+    return _best_fit(edges, counts, fit_mask, sr, fit_model, shapes)
+
+
+def fit_signal_template(
+    edges: Sequence[float] | np.ndarray,
+    counts: Sequence[float] | np.ndarray,
+    fit_mask: Sequence[bool] | np.ndarray,
+    sr_mask: Sequence[bool] | np.ndarray,
+    fit_model: str,
+    template: Sequence[float] | np.ndarray,
+) -> SignalFit:
+    """Dijet function plus a signal of known shape (``template``: expected signal counts per
+    bin, any normalisation), fitted to the sideband and SR bins together.
+
+    Parameters are those of :func:`fit_signal_plus_background`, with ``template`` for the
+    Gaussian's ``width``. ``SignalFit.mean`` is the template's mean m_JJ.
+
+    Raises
+    ------
+    ValueError
+        The template has no positive count in the fit range, or the fit fails.
+    """
+    edges = np.asarray(edges, dtype=np.float64)
+    sr = np.asarray(sr_mask, dtype=bool)
+    used = np.asarray(fit_mask, dtype=bool) | sr
+    template = np.clip(np.asarray(template, dtype=np.float64), 0.0, None)
+    if template.shape != (edges.size - 1,) or not template[used].sum() > 0:
+        raise ValueError("the signal template needs one count per bin, some inside the fit range")
+    shape = template / template[used].sum()
+    mean = float(np.sum(shape * 0.5 * (edges[1:] + edges[:-1])))
+    return _best_fit(edges, counts, fit_mask, sr, fit_model, [(shape, mean)])
+
+
+def _best_fit(edges, counts, fit_mask, sr, fit_model, shapes) -> SignalFit:
+    """The fit of background plus each ``(shape, mean)`` candidate; the best one's result."""
+    counts = np.asarray(counts, dtype=np.float64)
     used = np.asarray(fit_mask, dtype=bool) | sr
     family, n_params = parse_fit_model("4" if fit_model == "ftest" else fit_model)
     start = fit_dijet(edges, counts, used & ~sr, n_params, family=family)
     excess = float(counts[sr].sum() - start.expected[sr].sum())
     theta_bkg = start.params.copy()
     theta_bkg[0] = math.log(start.expected[used].sum())  # normalised over SB and SR bins
-    means = _signal_means(edges, sr, width)
     best: tuple[Minuit, np.ndarray, float] | None = None
-    for mean in means:
-        shape = gaussian_bin_fractions(edges, mean, width * mean)
+    for shape, mean in shapes:
         cost = _Deviance(edges, counts, used, shape, n_params, family)
         m = Minuit(cost, np.append(theta_bkg, excess))
         m.errordef = Minuit.LEAST_SQUARES
         m.errors = np.append(np.maximum(start.errors, 1e-3), max(math.sqrt(counts[sr].sum()), 1.0))
         m.migrad()
         if m.valid and (best is None or m.fval < best[0].fval):
-            best = (m, shape, float(mean))
+            best = (m, shape, mean)
     if best is None:
-        raise ValueError("no valid signal-plus-background fit for any signal mean near the SR")
+        raise ValueError("no valid signal-plus-background fit for any signal shape tried")
     m, shape, mean = best
     m.hesse()
     in_sr = float(shape[sr].sum())

@@ -112,6 +112,9 @@ class CutResult:
     # true signal events (label 1) passing the cut in the SR, where the data carry labels (the
     # built-in generator, labelled inputs): what n_obs - b should find (injection linearity)
     n_signal_true: float = math.nan
+    # the post-cut histogram of the background events alone (label 0), where the data carry
+    # labels: fitted like the data, it gives the selection's own spurious signal (empty: none)
+    counts_background: list[float] = dataclasses.field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (lists, floats; ±inf/NaN as strings) for ``json.dump``."""
@@ -132,6 +135,7 @@ class CutResult:
         for name in ("exact_below", "spurious_signal", "spurious_variance", "n_signal_true"):
             if name in d:
                 kw[name] = float(d[name])
+        kw["counts_background"] = [float(c) for c in d.get("counts_background", [])]
         return cls(**kw)
 
     def density(self, mjj: np.ndarray) -> np.ndarray:
@@ -206,6 +210,7 @@ def _cut_result(
     exact_below: float = 0.0,
     spurious: SpuriousSample | None = None,
     n_signal_true: float = math.nan,
+    counts_background: np.ndarray | None = None,
 ) -> CutResult:
     fit_mask = ~sr
     fit = configured_fit(edges, counts, fit_mask, fit_model, alpha)
@@ -249,6 +254,7 @@ def _cut_result(
         spurious_signal=spur[0],
         spurious_variance=spur[1],
         n_signal_true=float(n_signal_true),
+        counts_background=[] if counts_background is None else counts_background.tolist(),
     )
 
 
@@ -338,9 +344,11 @@ def _cut_outcomes(
             thr = fold_thresholds(score, fold, eff, in_range)
             passed = apply_cut(score, fold, thr) & in_range
             counts = np.histogram(mjj[passed], edges)[0].astype(np.float64)
-            n_true = math.nan
+            n_true, counts_background = math.nan, None
             if signal is not None:
-                n_true = float(np.histogram(mjj[passed & signal], edges)[0][sr].sum())
+                counts_signal = np.histogram(mjj[passed & signal], edges)[0]
+                n_true = float(counts_signal[sr].sum())
+                counts_background = counts - counts_signal
             _warn_turn_on(counts, window, eff)
             yield _cut_result(
                 window,
@@ -354,6 +362,7 @@ def _cut_outcomes(
                 exact_below,
                 spurious,
                 n_signal_true=n_true,
+                counts_background=counts_background,
             )
         except ValueError as exc:
             error = ValueError(f"window {window.name}, efficiency {eff:g}: {exc}")
