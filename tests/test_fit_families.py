@@ -3,6 +3,7 @@ variation."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 
@@ -113,3 +114,14 @@ def test_fit_range_variation_of_a_well_described_spectrum_is_small():
     # the change of the prediction is a fluctuation of the dropped bins, not a misfit
     assert (table["significance"].iloc[1:].abs() < 3).all()
     assert (table["sigma_b"].diff().dropna() > 0).all()  # less lever arm, larger uncertainty
+
+
+def test_a_normalisation_beyond_the_float_range_is_inf_not_a_crash():
+    # a tight cut's fit can put ln(p0) above 709 (seen with a few events at 4.1-4.5 TeV):
+    # the result, with p0 = inf, is still written and plotted
+    mu = _counts((1.0, 10.0, 5.0, 0.0), 2e4, "dijet")
+    fit = fit_dijet(EDGES, np.random.default_rng(5).poisson(mu).astype(float), ~SR, 4)
+    huge = dataclasses.replace(fit, params=fit.params + np.r_[800.0, np.zeros(3)])
+    p0, *shape = huge.physics_params()
+    assert math.isinf(p0) and np.allclose(shape, fit.params[1:])
+    assert math.isfinite(fit.physics_params()[0])

@@ -287,11 +287,16 @@ class DijetFit:
         return np.sqrt(np.diag(self.covariance))
 
     def physics_params(self) -> np.ndarray:
-        """``(p0, p1, ...)`` of the fitted function (module docstring) as counts per unit x."""
+        """``(p0, p1, ...)`` of the fitted function (module docstring) as counts per unit x.
+
+        A fit whose shape makes the function tiny over the fit range (few events after a tight
+        cut) can need a ``p0`` beyond the float range; it is then ``inf`` (the fit itself, in
+        ``ln nu``, is fine)."""
         shape = self.params[1:]
         integ, shift = self._model.integrals(shape, self.fit_mask)
         log_p0 = self.params[0] - math.log(integ[self.fit_mask].sum()) - shift
-        return np.array([math.exp(log_p0), *shape])
+        with np.errstate(over="ignore"):
+            return np.array([np.exp(log_p0), *shape])
 
     def density(self, mjj: np.ndarray) -> np.ndarray:
         """Fitted function at ``mjj`` (TeV) as expected counts per TeV (for smooth curves)."""
