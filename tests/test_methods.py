@@ -144,6 +144,58 @@ def test_cwola_strips_match_the_signal_region_in_mass():
         cwola.strip_shares(np.array([4.0]), np.array([3.2]), np.array([3.8]))
 
 
+def test_cwola_scaled_jet_masses_leave_the_strips_nothing_to_learn():
+    """QCD-like jet masses that grow with mjj (m_J = r * m_JJ^0.6, r independent of m_JJ):
+    even with mass-matched strips, the strips' mixture is wider in m_J than the SR (its two
+    halves sit at different masses), a difference a classifier turns into a band-pass cut that
+    selects the SR's mass range; rescaled along the power law the strips show, the SR and the
+    mixture agree."""
+    rng = np.random.default_rng(3)
+    mjj = 3.1 + rng.exponential(0.3, 2_000_000)
+    mjj = mjj[mjj < 3.9]
+    mj1 = mjj**0.6 * rng.lognormal(np.log(0.05), 0.3, mjj.size)
+    data = pd.DataFrame({"mjj": mjj, "mj1": mj1})
+    keep = np.ones(mjj.size, bool)
+    excess = {}
+    for scaled in (False, True):
+        X, y, w = cwola.training_set({"data": data}, SR, ["mj1"], keep, scale_masses=scaled)
+        sb_var = np.cov(X[y == 0, 0], aweights=w[y == 0])
+        excess[scaled] = sb_var / np.var(X[y == 1, 0]) - 1.0
+    print(f"\nrelative variance excess of the strips over the SR: {excess}")
+    assert excess[False] > 0.01 and abs(excess[True]) < 0.2 * excess[False]
+    assert cwola.mass_exponents(data, SR, ["mj1"])["mj1"] == pytest.approx(0.6, abs=0.03)
+
+
+def test_cwola_scores_every_sample_with_the_inputs_it_trained_on(toy_events, toy_extra):
+    tables = _tables(toy_events, toy_extra)
+    seen: list[np.ndarray] = []
+
+    class Recorder:
+        def __init__(self, seed):
+            pass
+
+        def fit(self, X, y, sample_weight=None):
+            seen.append(X)
+            return self
+
+        def predict_proba(self, X):
+            seen.append(X)
+            return np.c_[np.full(len(X), 0.5), np.full(len(X), 0.5)]
+
+    options = {"mass_matched": True, "scale_masses": True}
+    fit_and_score("cwola", tables, SR, FEATURES, Recorder, 3, 0, method_options=options)
+    # training, test-set and data inputs alike: m_J1 and delta m_J moved to the SR centre
+    # along the power law the window's strips show
+    both = pd.concat([tables["data"], tables["test"]])
+    exponents = cwola.mass_exponents(tables["data"], SR, FEATURES)
+    assert set(exponents) == {"mj1", "delta_mj"} and exponents["mj1"] != 0
+    scaled = cwola.feature_matrix(both, FEATURES, exponents, SR.center)[:, :2]
+    assert len(seen) == 3 * 3  # per fold: training, test set, the fold's data events
+    for X in seen:
+        assert np.isin(X[:, :2], scaled).all()
+        assert not np.isin(X[:, 0], both["mj1"].to_numpy()).any()
+
+
 def test_cwola_empty_strip_is_a_clear_error(toy_events, toy_extra):
     tables = _tables(toy_events, toy_extra)
     tables["data"] = tables["data"][tables["data"].mjj >= 3.3]

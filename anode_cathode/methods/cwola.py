@@ -15,16 +15,81 @@ too much weight. SR vs SB balance is applied by the classifier's class weights.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from anode_cathode.data.regions import Window
 
-__all__ = ["strip_shares", "training_set"]
+__all__ = [
+    "MASS_FEATURES",
+    "feature_matrix",
+    "input_builder",
+    "mass_exponents",
+    "strip_shares",
+    "training_set",
+]
 
 log = logging.getLogger(__name__)
+
+#: Features with the dimension of a mass: rescaled to the SR's mass with ``scale_masses``.
+MASS_FEATURES = frozenset({"mj1", "mj2", "delta_mj"})
+
+
+def mass_exponents(data: pd.DataFrame, window: Window, features: Sequence[str]) -> dict[str, float]:
+    """Per mass feature, the exponent k of its mean's power law in m_JJ, <x> ∝ m_JJ^k, from the
+    two strips' events (QCD jet masses grow with the jet momenta, roughly as m_JJ^0.5 here).
+
+    Only the strips enter, never the SR, so a signal there cannot bend the scaling; a feature
+    whose mean is not positive in both strips keeps k = 0 (no scaling).
+    """
+    mjj = data["mjj"].to_numpy()
+    lower, upper = window.in_lower_strip(mjj), window.in_upper_strip(mjj)
+    if not lower.any() or not upper.any():
+        return {}
+    log_mass = np.log(mjj[upper].mean() / mjj[lower].mean())
+    exponents = {}
+    for name in features:
+        if name in MASS_FEATURES:
+            x = data[name].to_numpy()
+            lo, up = x[lower].mean(), x[upper].mean()
+            exponents[name] = float(np.log(up / lo) / log_mass) if lo > 0 and up > 0 else 0.0
+    return exponents
+
+
+def feature_matrix(
+    table: pd.DataFrame,
+    features: Sequence[str],
+    exponents: Mapping[str, float] | None = None,
+    reference: float = 1.0,
+) -> np.ndarray:
+    """The classifier's inputs of ``table``: each feature with an exponent k in ``exponents``
+    multiplied by (reference / m_JJ)^k, i.e. moved to the mass ``reference`` along its
+    power law (:func:`mass_exponents`)."""
+    X = table[list(features)].to_numpy(dtype=np.float64, copy=True)
+    if exponents:
+        mjj = table["mjj"].to_numpy(dtype=np.float64)
+        for i, name in enumerate(features):
+            if exponents.get(name):
+                X[:, i] *= (reference / mjj) ** exponents[name]
+    return X
+
+
+def input_builder(
+    tables: Mapping[str, pd.DataFrame],
+    window: Window,
+    features: Sequence[str],
+    scale_masses: bool = False,
+    **_: object,
+) -> Callable[[pd.DataFrame, Sequence[str]], np.ndarray]:
+    """``inputs(table, features)`` for training and scoring alike: with ``scale_masses`` the
+    jet masses rescaled to the SR centre with the exponents of the window's strips."""
+    if not scale_masses:
+        return lambda table, cols: feature_matrix(table, cols)
+    exponents = mass_exponents(tables["data"], window, features)
+    log.info("%s: CWoLa mass exponents %s", window.name, exponents)
+    return lambda table, cols: feature_matrix(table, cols, exponents, window.center)
 
 
 def strip_shares(
@@ -55,6 +120,7 @@ def training_set(
     features: Sequence[str],
     keep: np.ndarray,
     mass_matched: bool = True,
+    scale_masses: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """SR data (label 1) against the strips' data (label 0), weighted per strip.
 
@@ -84,7 +150,8 @@ def training_set(
             share_up,
         )
     cols = list(features)
-    X = np.concatenate([data.loc[sr, cols], data.loc[lower, cols], data.loc[upper, cols]])
+    inputs = input_builder(tables, window, cols, scale_masses=scale_masses)
+    X = np.concatenate([inputs(data.loc[m], cols) for m in (sr, lower, upper)])
     y = np.concatenate([np.ones(sr.sum()), np.zeros(lower.sum() + upper.sum())])
     n_sb = lower.sum() + upper.sum()
     w = np.concatenate(
