@@ -39,7 +39,8 @@ MASS_FEATURES = frozenset({"mj1", "mj2", "delta_mj"})
 
 def mass_exponents(data: pd.DataFrame, window: Window, features: Sequence[str]) -> dict[str, float]:
     """Per mass feature, the exponent k of its mean's power law in m_JJ, <x> ∝ m_JJ^k, from the
-    two strips' events (QCD jet masses grow with the jet momenta, roughly as m_JJ^0.5 here).
+    two strips' events (QCD jet masses grow with the jet momenta: k ≈ 0.6 for m_J1 on the
+    built-in background).
 
     Only the strips enter, never the SR, so a signal there cannot bend the scaling; a feature
     whose mean is not positive in both strips keeps k = 0 (no scaling).
@@ -82,14 +83,15 @@ def input_builder(
     features: Sequence[str],
     scale_masses: bool = False,
     **_: object,
-) -> Callable[[pd.DataFrame, Sequence[str]], np.ndarray]:
-    """``inputs(table, features)`` for training and scoring alike: with ``scale_masses`` the
-    jet masses rescaled to the SR centre with the exponents of the window's strips."""
+) -> Callable[[pd.DataFrame], np.ndarray]:
+    """``inputs(table)`` for training and scoring alike: the ``features`` columns, with
+    ``scale_masses`` the jet masses rescaled to the SR centre with the exponents of the
+    window's strips."""
     if not scale_masses:
-        return lambda table, cols: feature_matrix(table, cols)
+        return lambda table: feature_matrix(table, features)
     exponents = mass_exponents(tables["data"], window, features)
     log.info("%s: CWoLa mass exponents %s", window.name, exponents)
-    return lambda table, cols: feature_matrix(table, cols, exponents, window.center)
+    return lambda table: feature_matrix(table, features, exponents, window.center)
 
 
 def strip_shares(
@@ -151,7 +153,7 @@ def training_set(
         )
     cols = list(features)
     inputs = input_builder(tables, window, cols, scale_masses=scale_masses)
-    X = np.concatenate([inputs(data.loc[m], cols) for m in (sr, lower, upper)])
+    X = np.concatenate([inputs(data.loc[m]) for m in (sr, lower, upper)])
     y = np.concatenate([np.ones(sr.sum()), np.zeros(lower.sum() + upper.sum())])
     n_sb = lower.sum() + upper.sum()
     w = np.concatenate(

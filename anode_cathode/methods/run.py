@@ -40,13 +40,13 @@ def _inputs_builder(
     window: Window,
     features: Sequence[str],
     options: Mapping[str, Any] | None,
-) -> Callable[[pd.DataFrame, Sequence[str]], np.ndarray]:
+) -> Callable[[pd.DataFrame], np.ndarray]:
     """How the method turns a table into classifier inputs: its module's ``input_builder``
     (with its options) where it has one, else the feature columns as they are."""
     module = importlib.import_module(f"anode_cathode.methods.{method}")
     build = getattr(module, "input_builder", None)
     if build is None:
-        return lambda table, cols: table[list(cols)].to_numpy()
+        return lambda table: table[list(features)].to_numpy()
     return build(tables, window, features, **(options or {}))
 
 
@@ -122,7 +122,7 @@ def fit_and_score(
     spurious_score = None if spurious is None else np.full(len(spurious), np.nan)
     cols = list(features)
     inputs = _inputs_builder(method, tables, window, cols, method_options)
-    x_test = inputs(test, cols)
+    x_test = inputs(test)
     n_models = folds if (uses_data and folds > 1) else 1
     test_score = np.zeros(len(test))
     data_score = np.full(len(data), np.nan)
@@ -138,12 +138,12 @@ def fit_and_score(
         clf.fit(X, y, sample_weight=w)
         test_score += _score(clf, x_test) / n_models
         if score_data and n_models > 1:
-            data_score[fold == f] = _score(clf, inputs(data.loc[fold == f], cols))
+            data_score[fold == f] = _score(clf, inputs(data.loc[fold == f]))
         elif score_data and not uses_data:
-            data_score = _score(clf, inputs(data, cols))
+            data_score = _score(clf, inputs(data))
         if spurious_score is not None:  # its events carry a random fold: model f scores fold f
             mine = (spurious["fold"].to_numpy() == f) if n_models > 1 else slice(None)
-            spurious_score[mine] = _score(clf, inputs(spurious.loc[mine], cols))
+            spurious_score[mine] = _score(clf, inputs(spurious.loc[mine]))
         seconds = time.perf_counter() - t0
         info["models"].append(
             {
