@@ -18,6 +18,7 @@ from scipy.stats import ks_2samp, norm, poisson
 
 from anode_cathode.bumphunt.calibration import (
     calibrated_pvalue,
+    dataset_summary,
     family_maxima,
     spurious_uncertainty,
     with_spurious_term,
@@ -92,6 +93,63 @@ def test_family_maxima_take_the_pre_registered_tests_only():
         family_maxima(rows, "cathode")
     with pytest.raises(ValueError, match="matches no bump-hunt result"):
         family_maxima(rows, "anode_density@0.01")
+
+
+def test_dataset_summary_counts_the_sets_that_pass_the_single_set_check():
+    # set a: mean (0.1 + 0.2 + 3.3) / 3 = 1.2 and a test at 3.3σ; set b passes; set c has
+    # mean -0.4; the uncut spectrum (efficiency 1) is not a cut and is left out
+    z = {"a": [0.1, 0.2, 3.3], "b": [0.0, -0.2, 0.5], "c": [-0.4, -0.5, -0.3]}
+    rows = pd.DataFrame(
+        [
+            {
+                "dataset": d,
+                "method": "cwola",
+                "classifier": "bdt",
+                "efficiency": eff,
+                "window": "w",
+                "z_cal_signed": value,
+            }
+            for d, values in z.items()
+            for eff, value in zip([0.1, 0.01, 0.001], values, strict=True)
+        ]
+        + [
+            {
+                "dataset": "b",
+                "method": "cwola",
+                "classifier": "bdt",
+                "efficiency": 1.0,
+                "window": "w",
+                "z_cal_signed": 9.0,
+            }
+        ]
+    )
+    (r,) = dataset_summary(rows).itertuples()
+    assert (r.datasets, r.tests_per_set) == (3, 3)
+    assert r.mean_of_means == pytest.approx((1.2 + 0.1 - 0.4) / 3)
+    assert r.std_of_means == pytest.approx(np.std([1.2, 0.1, -0.4], ddof=1))
+    assert (r.frac_mean_ok, r.frac_max_ok, r.frac_pass) == pytest.approx((1 / 3, 2 / 3, 1 / 3))
+
+
+def test_unit_normal_tests_pass_the_single_set_check_only_as_often_as_chance_allows():
+    # 300 data sets of 9 independent unit-normal tests: |mean| <= 0.3 has probability
+    # P(|N(0, 1/9)| <= 0.3) = 2 Φ(0.9) - 1 = 0.632, no test >= 3σ has 0.99865^9 = 0.988
+    rng = np.random.default_rng(3)
+    n_sets, n_tests = 300, 9
+    rows = pd.DataFrame(
+        {
+            "dataset": np.repeat(np.arange(n_sets), n_tests),
+            "method": "idealized",
+            "classifier": "bdt",
+            "efficiency": 0.01,
+            "window": np.tile(np.arange(n_tests), n_sets),
+            "z_cal_signed": rng.normal(size=n_sets * n_tests),
+        }
+    )
+    (r,) = dataset_summary(rows).itertuples()
+    assert r.std_of_means == pytest.approx(1 / 3, rel=0.1)
+    p_mean = 2 * norm.cdf(0.9) - 1
+    assert abs(r.frac_mean_ok - p_mean) < 3 * math.sqrt(p_mean * (1 - p_mean) / n_sets)
+    assert r.frac_max_ok > 0.95
 
 
 def test_bonferroni_is_n_times_p_capped_at_one():
@@ -403,6 +461,9 @@ def test_calibrate_target_runs_the_whole_chain_on_null_data_sets(tmp_path):
     assert ((table.calibrated_p >= 0) & (table.calibrated_p <= 1)).all()
     spread = pd.read_csv(out / "null_check.csv")
     assert set(spread.null_sets) == {"3 calibration", "2 test"}
+    per_set = pd.read_csv(out / "null_datasets.csv")
+    assert set(per_set.method) == {"idealized", "cathode", "anode"}
+    assert (per_set.datasets == 5).all() and (per_set.tests_per_set == 2).all()
     spur = pd.read_csv(out / "spurious.csv")
     assert len(spur) == 3 * 2 * 2 and (spur.n == 3).all()  # methods x cuts x windows
     assert spur[spur.method == "anode"].notna().all().all()  # ANODE's cuts are measured too

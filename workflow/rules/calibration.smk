@@ -168,6 +168,7 @@ rule calibrate:
             subcategory="calibration",
         ),
         null_csv=f"{CAL_DIR}/null_check.csv",
+        per_set_csv=f"{CAL_DIR}/null_datasets.csv",
         cdf=report(
             expand(
                 f"{CAL_DIR}/max_z_cdf_{{combo}}.png", combo=bumphunt_combos()
