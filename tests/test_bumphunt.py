@@ -568,5 +568,10 @@ def test_pipeline_steps_write_their_outputs(tmp_path, monkeypatch):
     assert table.n_toys_failed.tolist()[:2] == [4, 4]  # two windows, two failures each
     assert pd.isna(table.local_z[2]) and "no events" in table.error[2]
     assert text == (tmp_path / "scan/pvalues.md").read_text() and "fit failed" in text
+    # after the cuts: both windows' 10 % cut (the uncut spectrum and the failed cut excluded)
+    z = [r["z_signed"] for p in inputs for r in json.loads(p.read_text())["results"]]
+    z_cut = [z[1], z[3]]
+    line = f"| cathode | bdt | 2 | {np.mean(z_cut):+.2f} | {max(z_cut):.2f} |"
+    assert line in text.splitlines()
     for name in ("pvalue_uniformity.png", "local_z_cathode_bdt.png", "sculpting_cathode_bdt.png"):
         assert (tmp_path / "scan" / name).stat().st_size > 1000

@@ -40,6 +40,7 @@ __all__ = [
     "dataset_summary",
     "family_maxima",
     "parse_family",
+    "per_dataset_z",
     "result_rows",
     "spurious_uncertainty",
     "with_spurious_term",
@@ -198,14 +199,22 @@ def family_maxima(rows: pd.DataFrame, family: str, column: str = "z_cal") -> pd.
     return rows.groupby("dataset")[column].max()
 
 
+def per_dataset_z(rows: pd.DataFrame, column: str = "z_cal_signed") -> pd.DataFrame:
+    """Per method, classifier and data set: the number, mean and maximum of ``column`` over
+    every window and cut below 100 % (the uncut spectrum is not a selection)."""
+    cut = rows[rows.efficiency < 1.0]
+    g = cut.groupby(["method", "classifier", "dataset"])[column]
+    return pd.DataFrame({"tests": g.size(), "mean_z": g.mean(), "max_z": g.max()}).reset_index()
+
+
 def dataset_summary(
     rows: pd.DataFrame,
     column: str = "z_cal_signed",
     mean_limit: float = 0.3,
     z_limit: float = 3.0,
 ) -> pd.DataFrame:
-    """Per method and classifier: the per-data-set mean and maximum of ``column`` over the
-    cuts below 100 % and all windows, summarised over the data sets.
+    """Per method and classifier: the per-data-set mean and maximum of ``column``
+    (:func:`per_dataset_z`) summarised over the data sets.
 
     Returns one row per (method, classifier) with ``datasets``, ``tests_per_set``, the average
     and standard deviation over the data sets of the per-set mean (``mean_of_means``,
@@ -214,20 +223,17 @@ def dataset_summary(
     (``frac_pass``). On background-only data a selection that does not sculpt has
     ``mean_of_means`` ≈ 0; ``std_of_means`` measures how far one data set's mean can stray.
     """
-    cut = rows[rows.efficiency < 1.0]
     out = []
-    for (method, clf), sel in cut.groupby(["method", "classifier"]):
-        per_set = sel.groupby("dataset")[column]
-        means, maxima, sizes = per_set.mean(), per_set.max(), per_set.size()
-        mean_ok, max_ok = means.abs() <= mean_limit, maxima < z_limit
+    for (method, clf), sets in per_dataset_z(rows, column).groupby(["method", "classifier"]):
+        mean_ok, max_ok = sets.mean_z.abs() <= mean_limit, sets.max_z < z_limit
         out.append(
             {
                 "method": method,
                 "classifier": clf,
-                "datasets": int(means.size),
-                "tests_per_set": int(sizes.median()),
-                "mean_of_means": float(means.mean()),
-                "std_of_means": float(means.std(ddof=1)) if means.size > 1 else math.nan,
+                "datasets": len(sets),
+                "tests_per_set": int(sets.tests.median()),
+                "mean_of_means": float(sets.mean_z.mean()),
+                "std_of_means": float(sets.mean_z.std(ddof=1)) if len(sets) > 1 else math.nan,
                 "frac_mean_ok": float(mean_ok.mean()),
                 "frac_max_ok": float(max_ok.mean()),
                 "frac_pass": float((mean_ok & max_ok).mean()),

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from anode_cathode.bumphunt.calibration import per_dataset_z, result_rows
 from anode_cathode.bumphunt.plots import (
     plot_local_z,
     plot_pvalue_uniformity,
@@ -183,7 +184,8 @@ def bumphunt_scan(
     bh = cfg["bumphunt"]
     out = Path(out_dir)
     scans: list[MethodScan] = []
-    for (method, clf), items in sorted(_load(inputs).items()):
+    groups = _load(inputs)
+    for (method, clf), items in sorted(groups.items()):
         results = [CutResult.from_dict(r) for d in items for r in d["results"]]
         failures = [
             FitFailure(d["window"], e["efficiency"], e["error"]) for d in items for e in d["errors"]
@@ -205,12 +207,14 @@ def bumphunt_scan(
         plot_sculpting(results, out / f"sculpting_{method}_{clf}.png", title=f"{method} ({clf})")
     table = pd.DataFrame([row for scan in scans for row in scan.rows])
     write_csv(table, out / "pvalues.csv")
+    rows = [r for items in groups.values() for d in items for r in result_rows(inj, d)]
+    after_cuts = per_dataset_z(pd.DataFrame(rows), column="z_signed")
     ks = plot_pvalue_uniformity(
         null_pvalues(scans),
         out / "pvalue_uniformity.png",
         label=f"{inj}: all methods, windows and cuts",
     )
-    text = pvalue_markdown(table, cfg["run"], inj, ks)
+    text = pvalue_markdown(table, cfg["run"], inj, ks, after_cuts)
     write_text(out / "pvalues.md", text)
     return text
 
