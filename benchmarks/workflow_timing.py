@@ -139,8 +139,12 @@ def sensitivity(workdir: Path) -> dict[str, str]:
     out: dict[str, str] = {}
     for summary in (workdir / "results").glob("*/summary.csv"):
         df = pd.read_csv(summary)
+        prefix = ""
+        if df.window.nunique() > 1:  # a scan: the window where the signal is (best max SIC)
+            best = df.groupby("window").max_sic.median().idxmax()
+            df, prefix = df[df.window == best], f"{best} "
         for _, r in df.iterrows():
-            key = f"{r['method']} {r['classifier']}"
+            key = f"{prefix}{r['method']} {r['classifier']}"
             fpr = "sic_at_fpr_0.01"
             text = f"max SIC {r['max_sic']:.1f} [{r['max_sic_lo']:.1f}, {r['max_sic_hi']:.1f}]"
             if fpr in df:
