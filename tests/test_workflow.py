@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import http.server
 import re
+import shutil
 import subprocess
 import threading
 from functools import partial
@@ -78,6 +79,21 @@ def test_builtin_tiny_config(tmp_path):
     # a second run has nothing to do
     again = snakemake(tmp_path, cfg, "-n")
     assert "Nothing to be done" in again.stdout + again.stderr
+    # ... until the package's code changes: then every step reruns (its params carry the
+    # source hash), so a results directory never mixes steps of two versions
+    copy = tmp_path / "updated"
+    copy.mkdir()
+    for item in ("Snakefile", "workflow", "configs", "profiles", "anode_cathode"):
+        copier = shutil.copytree if (REPO / item).is_dir() else shutil.copy
+        copier(REPO / item, copy / item)
+    seeds = copy / "anode_cathode" / "core" / "seeds.py"
+    seeds.write_text(seeds.read_text() + "# an update\n")
+    cmd = snakemake_cmd(tmp_path, "--cores", "2", "-n")
+    cmd[cmd.index("-s") + 1] = str(copy / "Snakefile")
+    dry = subprocess.run(cmd, capture_output=True, text=True, env=subprocess_env(), timeout=300)
+    assert dry.returncode == 0, dry.stderr[-2000:]
+    assert "params have changed since last execution" in dry.stdout + dry.stderr
+    assert "generate_builtin" in dry.stdout + dry.stderr
     # the HTML report builds from the finished run
     snakemake(tmp_path, cfg, "--report", str(tmp_path / "report.html"))
     assert (tmp_path / "report.html").stat().st_size > 10_000

@@ -9,6 +9,7 @@ import sys
 
 from anode_cathode.config import ConfigError, check_config
 from anode_cathode.core.files import OutputError, check_writable
+from anode_cathode.core.provenance import source_hash
 from anode_cathode.core.runlock import claim_workdir
 from snakemake.exceptions import WorkflowError
 from anode_cathode.core.registry import (
@@ -87,11 +88,16 @@ GPU = gpu_per_job()
 BANDS_VARY = {"vary": config["bands"]["vary"]}
 
 
+#: Hash of the package's sources, in every step's params: a code update reruns the steps.
+CODE_VERSION = source_hash()
+
+
 def cfg_json(*sections, **overrides):
     """JSON of the config sections a step uses: its params, so that editing another section
-    does not rerun it."""
+    does not rerun it (and the code version, so that updating the package does)."""
     part = {k: config[k] for k in sections}
     part.update(overrides)
+    part["code_version"] = CODE_VERSION
     return json.dumps(part, sort_keys=True)
 
 
