@@ -35,3 +35,19 @@ def test_command_line_limits_threads_before_numpy_starts():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_native_bfloat16_matches_the_cpu_flags():
+    """bfloat16 counts as native exactly on CPUs with AVX512-BF16 or AMX (Linux's flags)."""
+    import torch
+
+    from anode_cathode.core.device import native_bfloat16
+
+    try:
+        with open("/proc/cpuinfo") as info:
+            flags = next(line for line in info if line.startswith("flags")).split()
+    except (OSError, StopIteration):
+        pytest.skip("no /proc/cpuinfo flags on this system")
+    expected = "avx512_bf16" in flags or "amx_tile" in flags
+    assert native_bfloat16(torch.device("cpu")) is expected
+    assert native_bfloat16(torch.device("meta")) is False

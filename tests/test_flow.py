@@ -25,7 +25,7 @@ from anode_cathode.density import (
     scale_learning_rate,
     train_density,
 )
-from anode_cathode.density.made import MaskedMLP
+from anode_cathode.density.made import MaskedMLP, conditioner_precision
 from anode_cathode.density.train import mean_nll
 
 TINY = {"n_blocks": 3, "hidden_features": 16, "batch_size": 128, "learning_rate": 3e-3}
@@ -111,6 +111,7 @@ def test_contract(fitted, tmp_path, caplog):
         np.testing.assert_array_equal(twin.sample(conditions, random_state=7), S)
         np.testing.assert_array_equal(twin.best_epochs_, flow.best_epochs_)
         np.testing.assert_array_equal(twin.val_losses_, flow.val_losses_)
+        assert twin.train_precision_ == flow.train_precision_ == "float32"
 
 
 def test_fit_is_deterministic():
@@ -366,3 +367,55 @@ def test_physical_bound_closes_a_hard_edge():
     print(f"\nedge bin samples/truth, fraction below 0: {in_edge}")
     assert in_edge[True][1] == 0.0 and 0.9 < in_edge[True][0] < 1.1
     assert in_edge[False][1] > 1e-3 and in_edge[False][0] < in_edge[True][0]
+
+
+# ------------------------------------------------------------------ mixed precision
+def test_bfloat16_conditioner_keeps_the_flow_autoregressive_and_float32():
+    torch.manual_seed(0)
+    flow = build_flow(4, 1, n_blocks=2, hidden_features=16)
+    net = next(m for m in flow.modules() if isinstance(m, MaskedMLP))
+    x = torch.randn(8, 4, requires_grad=True)
+    with conditioner_precision(flow, "bfloat16"):
+        out = net(x, torch.randn(8, 1))
+        lp = flow.log_prob(x.detach(), context=torch.randn(8, 1))
+    assert out.dtype == torch.float32 and lp.dtype == torch.float32
+    (grad,) = torch.autograd.grad(out[:, 0:2].sum(), x)  # feature 1's shift and scale
+    assert torch.all(grad == 0)  # see only the condition, in bfloat16 too
+    lp.sum().backward()
+    assert all(p.grad is None or p.grad.dtype == torch.float32 for p in flow.parameters())
+    assert net.compute_dtype is None  # restored on leaving
+    with pytest.raises(ValueError, match="precision must be one of"):
+        with conditioner_precision(flow, "float16"):
+            pass
+
+
+def test_bfloat16_training_matches_float32():
+    """Mixed precision in the training steps changes the fit by far less than a seed does."""
+    X, m = toy(16_000, seed=4)
+    X_test, m_test = toy(8000, seed=5)
+    kw = {"n_blocks": 4, "hidden_features": 32, "batch_size": 256, "learning_rate": 1e-3,
+          "epochs": 6}  # fmt: skip
+    full = tiny_flow(**kw).fit(X, m)
+    mixed = tiny_flow(**kw, train_precision="bfloat16").fit(X, m)
+    other_seed = tiny_flow(**kw, random_state=1).fit(X, m)
+    shift = np.abs(mixed.val_losses_ - full.val_losses_).max()
+    seed_shift = np.abs(other_seed.val_losses_ - full.val_losses_).max()
+    print(f"\nval loss change: bfloat16 {shift:.5f}, another seed {seed_shift:.5f}")
+    assert shift < 0.2 * seed_shift
+    gap = toy_log_density(X_test, m_test).mean() - mixed.log_prob(X_test, m_test).mean()
+    assert -0.02 < gap < 0.06
+    nets = [mod for mod in mixed._network(torch.device("cpu"), mixed.snapshots_[0]).modules()
+            if isinstance(mod, MaskedMLP)]  # fmt: skip
+    assert nets and all(net.compute_dtype is None for net in nets)  # inference is float32
+    with pytest.raises(ValueError, match="train_precision must be one of"):
+        tiny_flow(train_precision="half").fit(X, m)
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_precision_follows_the_hardware(monkeypatch, caplog, native):
+    monkeypatch.setattr("anode_cathode.density.flow.native_bfloat16", lambda device: native)
+    X, m = toy(500, seed=3)
+    with caplog.at_level(logging.INFO, logger="anode_cathode.density.flow"):
+        flow = tiny_flow(train_precision="auto", epochs=1, n_best_epochs=1).fit(X, m)
+    expected = "bfloat16" if native else "float32"
+    assert flow.train_precision_ == expected and f"training steps in {expected}" in caplog.text

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 __all__ = [
     "flush_denormals",
     "inference_device",
+    "native_bfloat16",
     "openmp_threads",
     "resolve_device",
     "set_threads",
@@ -48,6 +49,23 @@ def inference_device(fitted_on: torch.device) -> torch.device:
     if fitted_on.type == "cuda" and not torch.cuda.is_available():
         return torch.device("cpu")
     return fitted_on
+
+
+def native_bfloat16(device: torch.device) -> bool:
+    """Whether ``device`` multiplies bfloat16 matrices in hardware (faster than float32).
+
+    GPUs: what ``torch.cuda.is_bf16_supported`` says (Ampere and later). CPUs: AVX512-BF16 or
+    AMX tiles; elsewhere torch converts bfloat16 to float32 around every product, which is
+    slower than float32 alone.
+    """
+    import torch
+
+    if device.type == "cuda":
+        return bool(torch.cuda.is_bf16_supported())
+    if device.type != "cpu":
+        return False
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")  # torch >= 2.3
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
 
 
 #: Read by OpenMP, OpenBLAS and MKL when they start (at the import of numpy, torch, sklearn).

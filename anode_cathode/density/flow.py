@@ -24,10 +24,15 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from anode_cathode.core.device import inference_device, resolve_device, torch_threads
+from anode_cathode.core.device import (
+    inference_device,
+    native_bfloat16,
+    resolve_device,
+    torch_threads,
+)
 from anode_cathode.core.files import atomic_path
 from anode_cathode.core.validation import check_features
-from anode_cathode.density.made import TRANSFORMS, build_flow
+from anode_cathode.density.made import PRECISIONS, TRANSFORMS, build_flow
 from anode_cathode.density.preprocessing import LogitPreprocessor
 from anode_cathode.density.train import default_chunk_size, scale_learning_rate, train_density
 
@@ -85,6 +90,13 @@ class ConditionalFlow(BaseEstimator):
     compile
         ``torch.compile`` the training step (opt-in; see
         :func:`~anode_cathode.density.train.train_density`).
+    train_precision
+        ``"float32"``, ``"bfloat16"`` or ``"auto"``: arithmetic of the MADE networks' matrix
+        products in the training steps (mixed precision; weights, log-determinants, losses,
+        validation, :meth:`log_prob` and :meth:`sample` stay float32; see
+        :func:`~anode_cathode.density.made.conditioner_precision`). ``"auto"`` takes bfloat16
+        where the device multiplies it in hardware
+        (:func:`~anode_cathode.core.device.native_bfloat16`), float32 elsewhere.
     device, n_threads, random_state, verbose
         Torch device (``"auto"``, ``"cpu"``, ``"cuda"``), torch threads during fit and
         inference (restored afterwards), seed of split, weights and batch order (fits are
@@ -105,6 +117,8 @@ class ConditionalFlow(BaseEstimator):
         Wall seconds per epoch, in total and in optimisation steps only.
     n_features_in_, device_
         Number of features and the training device.
+    train_precision_
+        Precision the training steps used (``"auto"`` resolved).
 
     Examples
     --------
@@ -140,6 +154,7 @@ class ConditionalFlow(BaseEstimator):
         margin: float = 0.01,
         lower_bounds: Sequence[float | None] | None = None,
         compile: bool = False,
+        train_precision: str = "float32",
         device: str = "auto",
         n_threads: int | None = None,
         random_state: int | np.random.RandomState | None = None,
@@ -165,6 +180,7 @@ class ConditionalFlow(BaseEstimator):
         self.margin = margin
         self.lower_bounds = lower_bounds
         self.compile = compile
+        self.train_precision = train_precision
         self.device = device
         self.n_threads = n_threads
         self.random_state = random_state
@@ -179,6 +195,11 @@ class ConditionalFlow(BaseEstimator):
             raise ValueError(f"n_made_layers must be >= 0, got {self.n_made_layers}")
         if self.transform not in TRANSFORMS:
             raise ValueError(f"transform must be one of {TRANSFORMS}, got {self.transform!r}")
+        if self.train_precision not in (*PRECISIONS, "auto"):
+            raise ValueError(
+                f"train_precision must be one of {(*PRECISIONS, 'auto')}, "
+                f"got {self.train_precision!r}"
+            )
         if not self.learning_rate > 0 or self.weight_decay < 0:
             raise ValueError("learning_rate must be > 0 and weight_decay >= 0")
         if self.refresh_batchnorm_events is not None and int(self.refresh_batchnorm_events) < 1:
@@ -267,6 +288,11 @@ class ConditionalFlow(BaseEstimator):
         Z_tr, m_tr = self._select(X_tr, m_tr, "training")
         Z_va, m_va = self._select(X_va, m_va, "validation")
         self.device_ = resolve_device(self.device)
+        self.train_precision_ = self.train_precision
+        if self.train_precision == "auto":
+            native = native_bfloat16(self.device_)
+            self.train_precision_ = "bfloat16" if native else "float32"
+            logger.info("training steps in %s on %s", self.train_precision_, self.device_)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(init_seed)
             flow = self.build()
@@ -288,6 +314,7 @@ class ConditionalFlow(BaseEstimator):
                 device=self.device_,
                 seed=batch_seed,
                 compile=bool(self.compile),
+                precision=self.train_precision_,
                 verbose=bool(self.verbose),
                 description=f"{type(self).__name__}({self.transform})",
                 hint=hint,
@@ -422,6 +449,7 @@ class ConditionalFlow(BaseEstimator):
         fitted = {
             "n_features_in_": int(self.n_features_in_),
             "device_": str(self.device_),
+            "train_precision_": self.train_precision_,
             "preprocessor_": self.preprocessor_.state(),
             "snapshots_": self.snapshots_,
             **{
@@ -448,6 +476,7 @@ class ConditionalFlow(BaseEstimator):
         fitted = payload["fitted"]
         model.n_features_in_ = int(fitted["n_features_in_"])
         model.device_ = torch.device(fitted["device_"])
+        model.train_precision_ = fitted.get("train_precision_", "float32")  # older files
         model.preprocessor_ = LogitPreprocessor.from_state(fitted["preprocessor_"])
         model.snapshots_ = fitted["snapshots_"]
         model.best_epochs_ = np.asarray(fitted["best_epochs_"], dtype=np.int64)

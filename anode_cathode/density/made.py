@@ -9,6 +9,8 @@ addition per block (≈ 25 % faster training on a CPU).
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
@@ -27,10 +29,13 @@ from nflows.transforms.autoregressive import AutoregressiveTransform
 from nflows.transforms.splines import rational_quadratic as rq
 from torch import nn
 
-__all__ = ["TRANSFORMS", "MaskedMLP", "build_flow"]
+__all__ = ["PRECISIONS", "TRANSFORMS", "MaskedMLP", "build_flow", "conditioner_precision"]
 
 #: Autoregressive transforms accepted by :func:`build_flow`.
 TRANSFORMS = ("affine", "spline")
+
+#: Arithmetic of the MADE networks' matrix products accepted by :func:`conditioner_precision`.
+PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
 
 class MaskedMLP(nn.Module):
@@ -78,15 +83,50 @@ class MaskedMLP(nn.Module):
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(sizes))
         for i, mask in enumerate(masks):
             self.register_buffer(f"mask{i}", mask)
+        #: dtype of the matrix products (``None``: that of the weights); set it with
+        #: :func:`conditioner_precision`. Inputs, weights and outputs stay float32.
+        self.compute_dtype: torch.dtype | None = None
 
     def forward(self, inputs: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
         h = inputs if context is None else torch.cat([inputs, context], dim=1)
+        dtype = self.compute_dtype
+        out_dtype = h.dtype
+        if dtype is not None:
+            h = h.to(dtype)
         last = len(self.layers) - 1
         for i, layer in enumerate(self.layers):
-            h = F.linear(h, layer.weight * getattr(self, f"mask{i}"), layer.bias)
+            weight, bias = layer.weight * getattr(self, f"mask{i}"), layer.bias
+            if dtype is not None:  # the casts are differentiable: gradients reach float32
+                weight, bias = weight.to(dtype), bias.to(dtype)
+            h = F.linear(h, weight, bias)
             if i < last:
                 h = F.relu(h, inplace=True)  # ReLU backward needs only its output
-        return h
+        return h.to(out_dtype)
+
+
+@contextmanager
+def conditioner_precision(model: nn.Module, precision: str) -> Iterator[None]:
+    """Run the matrix products of every :class:`MaskedMLP` in ``model`` in ``precision``.
+
+    Mixed precision for training steps: with ``"bfloat16"`` the MADE networks multiply in
+    bfloat16 (about 1.8 times the float32 throughput on CPUs with AVX512-BF16 or AMX and on GPUs
+    with bfloat16 tensor cores; slower on other CPUs) while the weights, the optimizer state,
+    the transforms' shifts, scales and log-determinants and the loss stay float32. The flow is
+    then still an exactly normalised density: its log-determinant is computed in float32 from
+    the very scales the transform applies. ``"float32"`` changes nothing.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {tuple(PRECISIONS)}, got {precision!r}")
+    nets = [m for m in model.modules() if isinstance(m, MaskedMLP)]
+    before = [net.compute_dtype for net in nets]
+    dtype = None if precision == "float32" else PRECISIONS[precision]
+    for net in nets:
+        net.compute_dtype = dtype
+    try:
+        yield
+    finally:
+        for net, old in zip(nets, before, strict=True):
+            net.compute_dtype = old
 
 
 class _AffineMADE(MaskedAffineAutoregressiveTransform):

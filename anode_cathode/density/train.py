@@ -26,6 +26,7 @@ from nflows.transforms import BatchNorm, CompositeTransform
 from torch import nn
 
 from anode_cathode.core.training import TrainResult, train_epochs
+from anode_cathode.density.made import PRECISIONS, conditioner_precision
 
 __all__ = [
     "TrainResult",
@@ -196,6 +197,7 @@ def train_density(
     checkpoint_dir: str | os.PathLike | None = None,
     chunk_size: int | None = None,
     compile: bool = False,
+    precision: str = "float32",
     verbose: bool = False,
     description: str = "flow",
     hint: str = "",
@@ -247,6 +249,8 @@ def train_density(
         :class:`~anode_cathode.core.training.TrainResult` and raises
         :class:`FloatingPointError` naming the epoch of a non-finite loss.
     """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {tuple(PRECISIONS)}, got {precision!r}")
     dev = torch.device(device)
 
     def put(a: Any) -> torch.Tensor | None:
@@ -264,7 +268,8 @@ def train_density(
     full_batch = torch.compile(nll_sum) if compile else nll_sum
 
     def batch_loss(xb: torch.Tensor, cb: torch.Tensor | None = None):
-        nll = (full_batch if xb.shape[0] == bs else nll_sum)(xb, cb)
+        with conditioner_precision(model, precision):  # backward follows the recorded casts
+            nll = (full_batch if xb.shape[0] == bs else nll_sum)(xb, cb)
         return nll / xb.shape[0], nll
 
     x_bn, c_bn = x, c
