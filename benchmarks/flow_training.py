@@ -6,6 +6,8 @@ physical core). Three measurements per batch size:
 
 1. *Throughput*: one epoch over ``--steps`` batches (plus 20 % of that for validation), best of
    ``--repeat`` fits (with ``--compile`` the second epoch: the first one compiles).
+   ``--precision bfloat16`` runs the MADE networks' matrix products of the training steps in
+   bfloat16 (mixed precision; validation and sampling stay float32).
    ``train ev/s`` counts optimisation steps only; ``epoch ev/s`` includes the batch-norm
    refresh on the training set and the validation pass.
 2. *Convergence*: a fit on all events (80/20 split) for ``--epochs`` epochs; the table shows the
@@ -68,7 +70,9 @@ def sideband_data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return sb[list(BASE_FEATURES)].to_numpy(), sb["mjj"].to_numpy(), table["mjj"][sr].to_numpy()
 
 
-def make_flow(args: argparse.Namespace, batch_size: int, epochs: int) -> ConditionalFlow:
+def make_flow(
+    args: argparse.Namespace, batch_size: int, epochs: int, precision: str
+) -> ConditionalFlow:
     lr = scale_learning_rate(args.lr, batch_size, args.reference_batch, args.lr_scaling)
     return ConditionalFlow(
         transform=args.transform,
@@ -79,10 +83,45 @@ def make_flow(args: argparse.Namespace, batch_size: int, epochs: int) -> Conditi
         epochs=epochs,
         n_best_epochs=min(10, epochs),
         compile=args.compile,
+        train_precision=precision,
         device=args.device,
         n_threads=args.threads,
         random_state=args.seed,
         verbose=args.verbose,
+    )
+
+
+def measure(
+    args: argparse.Namespace,
+    X: np.ndarray,
+    m: np.ndarray,
+    m_samples: np.ndarray,
+    bs: int,
+    precision: str,
+) -> str:
+    """Throughput, convergence and sampling of one batch size and precision, as table cells."""
+    n_train = min(args.steps * bs, int(0.8 * len(X)))
+    n_val = max(1, n_train // 4)
+    sub = slice(0, n_train)
+    val = slice(n_train, n_train + n_val)
+    times = []
+    warmup = 1 if args.compile else 0  # the first compiled epoch includes compilation
+    for _ in range(args.repeat):
+        flow = make_flow(args, bs, 1 + warmup, precision).fit(X[sub], m[sub], X[val], m[val])
+        times.append((flow.step_times_[-1], flow.epoch_times_[-1]))
+    step_s = min(t[0] for t in times)
+    epoch_s = min(t[1] for t in times)
+    last = best = fit_s = float("nan")
+    if args.epochs > 0:
+        fit_s, flow = best_of(lambda: make_flow(args, bs, args.epochs, precision).fit(X, m), 1)
+        last, best = flow.val_losses_[-1], flow.val_losses_.min()
+    sample_s, samples = best_of(lambda: flow.sample(m_samples, random_state=1), args.repeat)
+    assert samples.shape == (args.sample_events, X.shape[1]) and np.isfinite(samples).all()
+    lr = scale_learning_rate(args.lr, bs, args.reference_batch, args.lr_scaling)
+    return (
+        f"{lr:8.2g} {n_train / step_s:11,.0f} {n_train / epoch_s:11,.0f} "
+        f"{args.epochs:6d} {last:9.4f} {best:9.4f} {fit_s:7.0f} "
+        f"{args.sample_events / sample_s:12,.0f}"
     )
 
 
@@ -100,6 +139,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--blocks", type=int, default=15)
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--compile", action="store_true", help="torch.compile the train step")
+    parser.add_argument(
+        "--precision",
+        choices=["float32", "bfloat16"],
+        nargs="+",
+        default=["float32"],
+        help="matrix products of the MADE networks in the training steps (mixed precision); "
+        "several: one row each, side by side",
+    )
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     parser.add_argument("--threads", type=int, default=physical_cores())
     parser.add_argument("--sample-events", type=int, default=500_000)
@@ -116,40 +163,20 @@ def main(argv: list[str] | None = None) -> None:
         f"{len(X)} sideband events ({', '.join(BASE_FEATURES)} | mjj) generated in "
         f"{time.perf_counter() - start:.1f} s; device {device}, {args.threads} thread(s), "
         f"{args.transform} {args.blocks}x{args.hidden}, lr {args.lr:g} at batch "
-        f"{args.reference_batch} scaled by {args.lr_scaling}{', compiled' if args.compile else ''}"
+        f"{args.reference_batch} scaled by {args.lr_scaling}"
+        f"{', compiled' if args.compile else ''}"
     )
     kde = MassKDE().fit(m_sr, bounds=SR)
     m_samples = kde.sample(args.sample_events, random_state=args.seed)
     header = (
-        f"{'batch':>6} {'lr':>8} {'train ev/s':>11} {'epoch ev/s':>11} {'epochs':>6} "
-        f"{'val last':>9} {'val best':>9} {'fit s':>7} {'sample ev/s':>12}"
+        f"{'batch':>6} {'precision':>9} {'lr':>8} {'train ev/s':>11} {'epoch ev/s':>11} "
+        f"{'epochs':>6} {'val last':>9} {'val best':>9} {'fit s':>7} {'sample ev/s':>12}"
     )
     print(header)
     for bs in args.batch_sizes:
-        n_train = min(args.steps * bs, int(0.8 * len(X)))
-        n_val = max(1, n_train // 4)
-        sub = slice(0, n_train)
-        val = slice(n_train, n_train + n_val)
-        times = []
-        warmup = 1 if args.compile else 0  # the first compiled epoch includes compilation
-        for _ in range(args.repeat):
-            flow = make_flow(args, bs, 1 + warmup).fit(X[sub], m[sub], X[val], m[val])
-            times.append((flow.step_times_[-1], flow.epoch_times_[-1]))
-        step_s = min(t[0] for t in times)
-        epoch_s = min(t[1] for t in times)
-        last = best = fit_s = float("nan")
-        if args.epochs > 0:
-            fit_s, flow = best_of(lambda bs=bs: make_flow(args, bs, args.epochs).fit(X, m), 1)
-            last, best = flow.val_losses_[-1], flow.val_losses_.min()
-        sample_s, samples = best_of(lambda f=flow: f.sample(m_samples, random_state=1), args.repeat)
-        assert samples.shape == (args.sample_events, X.shape[1]) and np.isfinite(samples).all()
-        lr = scale_learning_rate(args.lr, bs, args.reference_batch, args.lr_scaling)
-        print(
-            f"{bs:6d} {lr:8.2g} {n_train / step_s:11,.0f} {n_train / epoch_s:11,.0f} "
-            f"{args.epochs:6d} {last:9.4f} {best:9.4f} {fit_s:7.0f} "
-            f"{args.sample_events / sample_s:12,.0f}",
-            flush=True,
-        )
+        for precision in args.precision:
+            row = measure(args, X, m, m_samples, bs, precision)
+            print(f"{bs:6d} {precision:>9} {row}", flush=True)
     if device.type == "cuda":
         print(f"peak GPU memory {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB")
 
