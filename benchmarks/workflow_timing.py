@@ -10,7 +10,16 @@ workflow in a fresh temporary directory (nothing reused between repeats) with
   the per-step jobs with every plot, as a person would look at it);
 * ``ensemble_set``: one null data set of that config as the calibration ensemble makes it
   (``null0``: its generation, the spurious-signal sample and one ``window-chain`` job per
-  window).
+  window);
+* ``lhco``: ``configs/lhco.yaml``, the paper settings with 10 seeds, on the LHCO files (for a
+  GPU machine; needs the files under ``data/lhco`` or network access to Zenodo);
+* ``lhco_builtin``: the same settings on the built-in generator at LHCO scale (1M background,
+  100k signal events), the same amount of training without the files, for machines that
+  cannot reach Zenodo.
+
+``--extra-config`` adds config files after each case's own (Snakemake merges them key by key),
+for example ``flow: {train_precision: bfloat16}`` or GPU batch sizes, to time a setting
+against the shipped one.
 
 From the fastest repeat it prints the time per rule (sum and maximum over the rule's jobs, from
 the ``benchmark:`` files), then one table of all cases with the reference numbers measured
@@ -28,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -49,12 +59,30 @@ CASES = {
     ),
     # paper settings, 10 seeds: for a GPU machine (needs the LHCO files under data/lhco)
     "lhco": ("configs/lhco.yaml", "all", "configs/lhco.yaml (GPU)", "not measured", 600),
+    "lhco_builtin": (
+        "configs/lhco.yaml",
+        "all",
+        "configs/lhco.yaml on the built-in generator (GPU)",
+        "not measured",
+        600,
+    ),
 }
+
+#: Config overlays a case adds after its config file.
+CASE_OVERLAYS = {"lhco_builtin": "data:\n  source: builtin\n"}
 DEFAULT_CASES = ["default", "scan", "null"]
 
 
-def run_case(name: str, cores: int, workdir: Path, dry_run: bool = False) -> float:
+def run_case(
+    name: str,
+    cores: int,
+    workdir: Path,
+    dry_run: bool = False,
+    extra_configs: Sequence[Path] = (),
+) -> float:
     """Run one case from scratch in ``workdir``; wall seconds (raises if the run fails).
+
+    ``extra_configs`` are merged after the case's config (and its overlay, if any).
 
     ``dry_run``: ``snakemake -n`` only, the start-up that every run pays before its first job
     (imports, plugins, DAG). On a machine with a SLURM client whose controller does not answer,
@@ -62,6 +90,12 @@ def run_case(name: str, cores: int, workdir: Path, dry_run: bool = False) -> flo
     """
     config, target, *_ = CASES[name]
     targets = ensemble_targets(config, target) if name == "ensemble_set" else [target]
+    configs = [REPO / config]
+    if name in CASE_OVERLAYS:
+        overlay = workdir / f"{name}.overlay.yaml"
+        overlay.write_text(CASE_OVERLAYS[name])
+        configs.append(overlay)
+    configs += [Path(p).resolve() for p in extra_configs]
     cmd = [
         sys.executable,
         "-m",
@@ -72,7 +106,7 @@ def run_case(name: str, cores: int, workdir: Path, dry_run: bool = False) -> flo
         "-d",
         str(workdir),
         "--configfile",
-        str(REPO / config),
+        *(str(p) for p in configs),
         "--cores",
         str(cores),
         "--quiet",
@@ -171,7 +205,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="best of this many runs")
     parser.add_argument("--cores", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--keep", type=Path, default=None, help="keep the run directories here")
+    parser.add_argument(
+        "--extra-config",
+        type=Path,
+        nargs="+",
+        default=[],
+        help="config files merged after every case's own (a setting to time)",
+    )
     args = parser.parse_args(argv)
+    for path in args.extra_config:
+        if not path.is_file():
+            parser.error(f"--extra-config: {path} is not a file")
+    if args.extra_config:
+        print(f"extra config: {', '.join(str(p) for p in args.extra_config)}")
 
     results = []
     for name in args.cases:
@@ -180,12 +226,13 @@ def main(argv: list[str] | None = None) -> int:
             root = args.keep or Path(tempfile.mkdtemp(prefix="ac-bench-"))
             workdir = root / f"{name}-{i}"
             workdir.mkdir(parents=True, exist_ok=True)
-            wall = run_case(name, args.cores, workdir)
+            wall = run_case(name, args.cores, workdir, extra_configs=args.extra_config)
             print(f"{name} run {i + 1}/{args.repeat}: {wall:.0f} s", flush=True)
             if wall < best:
                 best, best_dir = wall, workdir
         times = rule_times(best_dir)
-        startup = run_case(name, args.cores, Path(tempfile.mkdtemp(prefix="ac-dry-")), True)
+        dry = Path(tempfile.mkdtemp(prefix="ac-dry-"))
+        startup = run_case(name, args.cores, dry, True, args.extra_config)
         print(f"\n{name}: per rule, fastest run ({best:.0f} s wall; Snakemake start-up before")
         print(f"the first job, from a dry run: {startup:.1f} s)\n")
         print(times.round(1).to_string() if not times.empty else "(no benchmark files)")
