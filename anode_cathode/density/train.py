@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import os
+from contextlib import nullcontext
 from typing import Any, Literal
 
 import numpy as np
@@ -268,7 +269,10 @@ def train_density(
     full_batch = torch.compile(nll_sum) if compile else nll_sum
 
     def batch_loss(xb: torch.Tensor, cb: torch.Tensor | None = None):
-        with conditioner_precision(model, precision):  # backward follows the recorded casts
+        # float32 leaves the step as it was; bfloat16 only for the forward pass (the backward
+        # pass follows the casts autograd recorded), so refresh and validation stay float32
+        mixed = conditioner_precision(model, precision) if precision != "float32" else nullcontext()
+        with mixed:
             nll = (full_batch if xb.shape[0] == bs else nll_sum)(xb, cb)
         return nll / xb.shape[0], nll
 
